@@ -1,0 +1,1 @@
+"""The ``roadseg`` command line: a thin click layer over the library."""

@@ -1,0 +1,67 @@
+"""The ``roadseg`` click group.
+
+Subcommands live in their own modules and are imported only when used, so
+``roadseg --help`` stays quick. Library errors become one-line click errors here, at
+the edge, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from roadseg import __version__
+from roadseg.cli.options import verbosity_options
+from roadseg.errors import RoadsegError
+from roadseg.log import configure_logging
+
+# name -> "module:attribute"; a new command adds one line here.
+COMMANDS: dict[str, str] = {
+    "models": "roadseg.cli.models:models",
+}
+
+
+class RoadsegGroup(click.Group):
+    """A group that loads subcommands lazily and reports library errors as one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RoadsegError as exc:
+            if ctx.obj and ctx.obj.get("verbosity", 0) > 0:
+                raise
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Aborted: interrupted; no partial output was kept.", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=RoadsegGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="roadseg")
+@verbosity_options
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """Extract road networks from aerial and satellite GeoTIFFs.
+
+    \b
+    Typical use:
+      roadseg run scene.tif --out roads.gpkg
+      roadseg models
+    """
+    verbosity = verbose - quiet
+    ctx.ensure_object(dict)
+    ctx.obj["verbosity"] = verbosity
+    configure_logging(verbosity)

@@ -1,0 +1,1 @@
+"""Raster reading, normalisation, tiling and writing."""

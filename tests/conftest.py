@@ -1,0 +1,31 @@
+"""Shared fixtures: small synthetic georeferenced rasters and the real-data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+#: Real data lives beside the checkout (see ../shared/README.md); a fresh clone of the
+#: project does not have it, so tests that need it skip.
+SHARED_DATA = Path(
+    os.environ.get("ROADSEG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real-data folder, or skip the test with the reason."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set ROADSEG_SHARED_DATA to use it)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _deterministic() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
