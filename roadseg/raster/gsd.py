@@ -1,0 +1,39 @@
+"""Ground sample distance in metres, for projected and geographic rasters."""
+
+from __future__ import annotations
+
+import math
+
+from affine import Affine
+from pyproj import CRS, Geod
+
+from roadseg.errors import InvalidInputError
+
+_WGS84 = Geod(ellps="WGS84")
+
+
+def ground_sample_distance(
+    crs: CRS | object | None, transform: Affine, width: int, height: int
+) -> float | None:
+    """Mean pixel size in metres, or ``None`` when the raster has no CRS.
+
+    Projected CRSs use their linear unit; geographic CRSs measure the pixel's geodesic
+    width and height at the scene centre (so an EPSG:4326 scene at 0.3 m gives 0.3,
+    not 2.7e-6).
+    """
+    if crs is None:
+        return None
+    crs = CRS.from_user_input(crs)
+    px_w = math.hypot(transform.a, transform.d)
+    px_h = math.hypot(transform.b, transform.e)
+    if crs.is_geographic:
+        cx, cy = transform * (width / 2, height / 2)
+        ex, ey = transform * (width / 2 + 1, height / 2)
+        sx, sy = transform * (width / 2, height / 2 + 1)
+        gx = _WGS84.inv(cx, cy, ex, ey)[2]
+        gy = _WGS84.inv(cx, cy, sx, sy)[2]
+        return float((gx + gy) / 2)
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    if not factor or not math.isfinite(factor):
+        raise InvalidInputError(f"CRS {crs.to_string()} has no usable linear unit")
+    return float((px_w + px_h) / 2 * factor)
