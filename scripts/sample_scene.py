@@ -11,6 +11,7 @@ Usage: python scripts/sample_scene.py OUT.tif [--size 1024] [--seed 0]
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def _texture(rng: np.random.Generator, size: int, sigma: float) -> np.ndarray:
 
 def _draw_road(mask: np.ndarray, points: np.ndarray, width: int) -> None:
     centre = np.zeros_like(mask)
-    for (r0, c0), (r1, c1) in zip(points[:-1], points[1:], strict=True):
+    for (r0, c0), (r1, c1) in itertools.pairwise(points):
         rr, cc, _ = line_aa(int(r0), int(c0), int(r1), int(c1))
         keep = (rr >= 0) & (rr < mask.shape[0]) & (cc >= 0) & (cc < mask.shape[1])
         centre[rr[keep], cc[keep]] = True
