@@ -23,7 +23,7 @@ from roadseg.inference.blocks import BlockJob, SceneSpec
 from roadseg.inference.grid import working_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec, get_model
-from roadseg.inference.schedule import block_graph, run_blocks
+from roadseg.inference.schedule import block_graph, check_scheduler, run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
 from roadseg.log import get_logger
@@ -131,6 +131,7 @@ def predict_scene(
     _check_int("overlap", overlap, 0)
     _check_int("batch size", batch_size, 1)
     _check_int("block size", block_size, 1)
+    check_scheduler(scheduler)
     target = check_output_path(prob_out, overwrite)
     distributed = scheduler is not None
     if distributed:

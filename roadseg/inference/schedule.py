@@ -83,17 +83,38 @@ def run_local(graphs: Iterable[Delayed], in_flight: int = LOCAL_IN_FLIGHT) -> It
                 future.cancel()
 
 
+def check_scheduler(scheduler: Any) -> None:
+    """Refuse a scheduler that is neither ``None``, an address nor a ``Client``.
+
+    Raises:
+        InvalidParameterError: it is not usable.
+    """
+    if scheduler is None:
+        return
+    if isinstance(scheduler, str):
+        if not scheduler.startswith(SCHEDULER_PROTOCOLS):
+            raise InvalidParameterError(
+                f"--scheduler {scheduler!r} is not a dask-distributed address; give e.g. "
+                "tcp://HOST:8786"
+            )
+        return
+    from distributed import Client
+
+    if not isinstance(scheduler, Client):
+        raise InvalidParameterError(
+            "scheduler must be None, a tcp:// address or a distributed.Client, not "
+            f"{type(scheduler).__name__}"
+        )
+
+
 def connect(scheduler: Any) -> tuple[Any, bool]:
     """A ``distributed.Client`` for an address or client; and whether we own it."""
     from distributed import Client
 
+    check_scheduler(scheduler)
     if isinstance(scheduler, Client):
         return scheduler, False
     address = str(scheduler)
-    if not address.startswith(SCHEDULER_PROTOCOLS):
-        raise InvalidParameterError(
-            f"--scheduler {address!r} is not a dask-distributed address; give e.g. tcp://HOST:8786"
-        )
     try:
         return Client(address, timeout="15s", set_as_default=False), True
     except (OSError, TimeoutError) as exc:
