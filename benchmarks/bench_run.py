@@ -72,7 +72,7 @@ def make_model(path: Path, width: int) -> None:
 
 
 def bare_model_seconds_per_tile(
-    checkpoint: Path, tile: int, batch: int, n_tiles: int, threads: int
+    checkpoint: Path, shape: tuple[int, int], batch: int, n_tiles: int, threads: int
 ) -> float:
     """Seconds per tile of batched forward passes on tiles in memory (after warm-up)."""
     import torch
@@ -81,7 +81,7 @@ def bare_model_seconds_per_tile(
 
     torch.set_num_threads(threads)
     model, _ = load(checkpoint)
-    x = torch.rand((batch, 3, tile, tile))
+    x = torch.rand((batch, 3, *shape))
     with torch.inference_mode():
         torch.sigmoid(model(x))  # warm-up
         start = time.perf_counter()
@@ -93,13 +93,32 @@ def bare_model_seconds_per_tile(
 
 
 def child(args: argparse.Namespace) -> None:
-    """Run the pipeline once (in a fresh process) and print a JSON record."""
+    """In a fresh process: time the bare model on tiles of the pipeline's shape, then
+    run the pipeline once; print a JSON record."""
+    import rasterio
     import torch
 
     from roadseg.inference import predict_scene
     from roadseg.inference.layout import Layout
+    from roadseg.models import ResUNet
 
     torch.set_num_threads(args.threads)
+    with rasterio.open(args.scene) as src:
+        width, height = src.width, src.height
+    layout = Layout.create(
+        width,
+        height,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+        block_size=args.block_size,
+        align=ResUNet.output_stride,
+    )
+    bare_tiles = min(layout.n_tiles, args.bare_tiles)
+    bare = [
+        bare_model_seconds_per_tile(
+            Path(args.model), layout.tile_shape, args.batch_size, bare_tiles, args.threads
+        )
+    ]
     out = Path(args.scene).with_suffix(".prob.tif")
     start = time.perf_counter()
     result = predict_scene(
@@ -114,22 +133,35 @@ def child(args: argparse.Namespace) -> None:
         overwrite=True,
     )
     seconds = time.perf_counter() - start
-    layout = Layout.create(
-        result.width,
-        result.height,
-        tile_size=args.tile_size,
-        overlap=args.overlap,
-        block_size=args.block_size,
-    )
     out.unlink()
+    # Timed again after the pipeline: on a shared machine the load drifts.
+    bare.append(
+        bare_model_seconds_per_tile(
+            Path(args.model), layout.tile_shape, args.batch_size, bare_tiles, args.threads
+        )
+    )
+    per_tile = sum(bare) / len(bare)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    th, tw = layout.tile_shape
+    bare_same = layout.n_tiles * per_tile
+    floor = width * height * per_tile / (th * tw)
     print(
         json.dumps(
             {
-                "size": result.width,
+                "size": width,
                 "tiles": layout.n_tiles,
+                "tile_shape": [th, tw],
                 "blocks": result.blocks,
                 "seconds": seconds,
+                "bare_s_per_tile": per_tile,
+                "bare_s_per_tile_before_after": bare,
+                "bare_same_tiles_s": bare_same,
+                "floor_s": floor,
+                "overlap_factor": layout.n_tiles * th * tw / (width * height),
+                "overhead": seconds / bare_same,
+                "vs_floor": seconds / floor,
+                "mpx_per_s": width * height / seconds / 1e6,
+                "bare_mpx_per_s": th * tw / per_tile / 1e6,
                 "peak_rss_mb": peak_kb / 1024,
             }
         )
@@ -142,10 +174,12 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=8, help="ResUNet base channels")
     parser.add_argument("--tile-size", type=int, default=512)
     parser.add_argument("--overlap", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--block-size", type=int, default=2048)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--block-size", type=int, default=1536)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--bare-tiles", type=int, default=24, help="tiles timed for the bare model")
+    parser.add_argument(
+        "--bare-tiles", type=int, default=40, help="most tiles timed for the bare model"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
@@ -159,64 +193,35 @@ def main() -> None:
         tmpdir = Path(tmp)
         checkpoint = tmpdir / "bench.safetensors"
         make_model(checkpoint, args.width)
-        per_tile = bare_model_seconds_per_tile(
-            checkpoint, args.tile_size, args.batch_size, args.bare_tiles, args.threads
-        )
-        px_per_s = args.tile_size**2 / per_tile
         print(
-            f"model: ResUNet base_channels={args.width}, tile {args.tile_size}, batch "
-            f"{args.batch_size}, {args.threads} threads, CPU; bare model "
-            f"{per_tile:.3f} s/tile = {px_per_s / 1e6:.2f} Mpx/s"
+            f"model: ResUNet base_channels={args.width} (untrained), tiles <= {args.tile_size} "
+            f"px, overlap {args.overlap}, batch {args.batch_size}, block {args.block_size}, "
+            f"{args.threads} torch threads, CPU"
         )
         print(
-            f"{'size':>7} {'tiles':>6} {'overlap':>8} {'pipeline s':>11} {'bare same tiles s':>18} "
-            f"{'overhead':>9} {'floor s':>8} {'vs floor':>9} {'Mpx/s':>6} {'peak RSS MB':>12}"
+            f"{'size':>6} {'tile':>8} {'tiles':>5} {'overlap':>7} {'bare Mpx/s':>10} "
+            f"{'pipeline s':>10} {'bare same tiles s':>17} {'overhead':>8} {'floor s':>8} "
+            f"{'vs floor':>8} {'Mpx/s':>6} {'peak RSS MB':>11}"
         )
         for size in args.sizes:
             scene = tmpdir / f"scene_{size}.tif"
             make_scene(scene, size)
-            cmd = [
-                sys.executable,
-                __file__,
-                "--child",
-                "--scene",
-                str(scene),
-                "--model",
-                str(checkpoint),
-                "--tile-size",
-                str(args.tile_size),
-                "--overlap",
-                str(args.overlap),
-                "--batch-size",
-                str(args.batch_size),
-                "--block-size",
-                str(args.block_size),
-                "--threads",
-                str(args.threads),
-            ]
+            cmd = [sys.executable, __file__, "--child", "--scene", str(scene)]
+            cmd += ["--model", str(checkpoint), "--tile-size", str(args.tile_size)]
+            cmd += ["--overlap", str(args.overlap), "--batch-size", str(args.batch_size)]
+            cmd += ["--block-size", str(args.block_size), "--threads", str(args.threads)]
+            cmd += ["--bare-tiles", str(args.bare_tiles)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True)
             rec = json.loads(out.stdout.strip().splitlines()[-1])
             scene.unlink()
-            bare_same = rec["tiles"] * per_tile
-            floor = size * size / px_per_s
-            overlap_factor = rec["tiles"] * args.tile_size**2 / (size * size)
-            rec.update(
-                bare_same_tiles_s=bare_same,
-                floor_s=floor,
-                overlap_factor=overlap_factor,
-                overhead=rec["seconds"] / bare_same,
-                vs_floor=rec["seconds"] / floor,
-                mpx_per_s=size * size / rec["seconds"] / 1e6,
-                bare_mpx_per_s=px_per_s / 1e6,
-                width=args.width,
-                tile_size=args.tile_size,
-                overlap=args.overlap,
-                batch_size=args.batch_size,
-            )
+            rec.update(width=args.width, overlap=args.overlap, batch_size=args.batch_size)
+            tile = "x".join(map(str, rec["tile_shape"]))
             print(
-                f"{size:>7} {rec['tiles']:>6} {overlap_factor:>8.3f} {rec['seconds']:>11.1f} "
-                f"{bare_same:>18.1f} {rec['overhead']:>9.3f} {floor:>8.1f} "
-                f"{rec['vs_floor']:>9.3f} {rec['mpx_per_s']:>6.2f} {rec['peak_rss_mb']:>12.0f}",
+                f"{size:>6} {tile:>8} {rec['tiles']:>5} {rec['overlap_factor']:>7.3f} "
+                f"{rec['bare_mpx_per_s']:>10.3f} {rec['seconds']:>10.1f} "
+                f"{rec['bare_same_tiles_s']:>17.1f} {rec['overhead']:>8.3f} "
+                f"{rec['floor_s']:>8.1f} {rec['vs_floor']:>8.3f} {rec['mpx_per_s']:>6.3f} "
+                f"{rec['peak_rss_mb']:>11.0f}",
                 flush=True,
             )
             print(json.dumps(rec), file=sys.stderr, flush=True)

@@ -45,7 +45,7 @@ DEFAULT_OVERLAP = 32
 #: Tiles per forward pass: on a CPU one tile already keeps every core busy, and more
 #: only add activation memory; a GPU wants more.
 DEFAULT_BATCH_SIZE = {"cpu": 1, "cuda": 8}
-DEFAULT_BLOCK_SIZE = 2048
+DEFAULT_BLOCK_SIZE = 1536
 
 
 @dataclass(frozen=True)
