@@ -20,6 +20,7 @@ Prints a table and one JSON line per scene.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import resource
@@ -71,15 +72,11 @@ def make_model(path: Path, width: int) -> None:
     save_checkpoint(model, meta, path)
 
 
-def bare_model_seconds_per_tile(
-    checkpoint: Path, shape: tuple[int, int], batch: int, n_tiles: int, threads: int
-) -> float:
-    """Seconds per tile of batched forward passes on tiles in memory (after warm-up)."""
+def _bare_loop(checkpoint: Path, shape: tuple[int, int], batch: int, n_tiles: int) -> float:
     import torch
 
     from roadseg.models import load
 
-    torch.set_num_threads(threads)
     model, _ = load(checkpoint)
     x = torch.rand((batch, 3, *shape))
     with torch.inference_mode():
@@ -90,6 +87,19 @@ def bare_model_seconds_per_tile(
             torch.sigmoid(model(x))
             done += batch
     return (time.perf_counter() - start) / done
+
+
+def bare_model_seconds_per_tile(
+    checkpoint: Path, shape: tuple[int, int], batch: int, n_tiles: int
+) -> float:
+    """Seconds per tile of batched forward passes on tiles in memory (after warm-up).
+
+    Run in a worker thread, as the pipeline runs the model: torch's OpenMP thread team
+    belongs to the calling thread, and on a busy machine the main thread's team can be
+    several times slower, which would flatter the pipeline.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(_bare_loop, checkpoint, shape, batch, n_tiles).result()
 
 
 def child(args: argparse.Namespace) -> None:
@@ -116,7 +126,7 @@ def child(args: argparse.Namespace) -> None:
     bare_tiles = min(layout.n_tiles, args.bare_tiles)
     bare = [
         bare_model_seconds_per_tile(
-            Path(args.model), layout.tile_shape, args.batch_size, bare_tiles, args.threads
+            Path(args.model), layout.tile_shape, args.batch_size, bare_tiles
         )
     ]
     out = Path(args.scene).with_suffix(".prob.tif")
@@ -137,7 +147,7 @@ def child(args: argparse.Namespace) -> None:
     # Timed again after the pipeline: on a shared machine the load drifts.
     bare.append(
         bare_model_seconds_per_tile(
-            Path(args.model), layout.tile_shape, args.batch_size, bare_tiles, args.threads
+            Path(args.model), layout.tile_shape, args.batch_size, bare_tiles
         )
     )
     per_tile = sum(bare) / len(bare)
