@@ -168,7 +168,7 @@ def test_gap_closing_uses_the_probability(tmp_path: Path) -> None:
 
     with rasterio.open(prob, "r+") as ds:
         data = ds.read(1)
-        data[:, 76:86] = np.minimum(data[:, 76:86], 60)  # a 5 m break, p <= 0.24
+        data[:, 76:86] = np.minimum(data[:, 76:86], 90)  # a 5 m break, p <= 0.35
         ds.write(data, 1)
     closed = vectorize(prob, tmp_path / "a.gpkg", hysteresis=1.0, gap_m=12)
     assert closed.n_roads == 1

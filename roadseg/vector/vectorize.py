@@ -60,8 +60,8 @@ class VectorOptions:
         spur_length_m: dead-end branches shorter than this are pruned.
         simplify_m: Douglas-Peucker tolerance (0 = keep every pixel vertex).
         gap_m: dead ends are bridged to a node up to this far ahead (0 = off).
-        gap_min_prob: mean probability required along a bridge (default: half the
-            low hysteresis threshold).
+        gap_min_prob: probability that (nearly) all of a bridge must reach (its 10th
+            percentile; default: half the low hysteresis threshold).
         junction_merge_m: junction nodes joined by a line shorter than this become one
             node at their centre (skeletons split one crossing into several nodes).
     """
@@ -276,7 +276,12 @@ def extract_network(
 
 
 def _segment_support(src: rasterio.DatasetReader, p0: np.ndarray, p1: np.ndarray) -> float:
-    """Mean probability sampled every pixel along a pixel-space segment (nodata = 0)."""
+    """Probability along a pixel-space segment: the 10th percentile of per-pixel samples.
+
+    A low quantile, not the mean, so that a bridge is only made where (nearly) all of
+    it has some support: a bridge across empty ground to another road does not pass.
+    Nodata counts as 0.
+    """
     n = max(2, math.ceil(float(np.hypot(*(p1 - p0)))) + 1)
     t = np.linspace(0, 1, n)
     cols = np.floor(p0[0] + (p1[0] - p0[0]) * t).astype(int)
@@ -288,7 +293,7 @@ def _segment_support(src: rasterio.DatasetReader, p0: np.ndarray, p1: np.ndarray
     data = src.read(1, window=win)
     vals = data[rows - r0, cols - c0].astype(np.float64)
     vals[vals == PROB_NODATA] = 0
-    return float(vals.mean() / PROB_MAX)
+    return float(np.percentile(vals, 10) / PROB_MAX)
 
 
 def _to_network(
