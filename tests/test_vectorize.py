@@ -285,3 +285,49 @@ def test_cli_vectorize(tmp_path: Path) -> None:
     assert "4 roads, 1 junctions" in result.output
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0 and "overwrite" in again.output
+
+
+def test_distributed_client_gives_the_same_network(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    prob = write_prob_raster(tmp_path / "p.tif", T_SHAPE, (120, 120), UTM)
+    local = vectorize(prob, tmp_path / "a.gpkg", block_size=48)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2) as client:
+        remote = vectorize(prob, tmp_path / "b.gpkg", block_size=48, scheduler=client)
+    assert (remote.n_roads, remote.n_junctions) == (local.n_roads, local.n_junctions) == (3, 1)
+    assert remote.total_length_m == pytest.approx(local.total_length_m)
+    with pytest.raises(InvalidParameterError, match="scheduler"):
+        vectorize(prob, tmp_path / "c.gpkg", scheduler=42)
+
+
+def test_preview_over_the_scene_is_downsampled(tmp_path: Path) -> None:
+    import rasterio
+
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    scene = tmp_path / "scene.tif"
+    rng = np.random.default_rng(0)
+    with rasterio.open(
+        scene,
+        "w",
+        driver="GTiff",
+        width=120,
+        height=120,
+        count=3,
+        dtype="uint16",
+        crs=UTM[0],
+        transform=UTM[1],
+    ) as dst:
+        dst.write(rng.integers(0, 60, (3, 120, 120), dtype=np.uint16))
+    from roadseg.vector.preview import write_preview
+
+    out = write_preview(
+        [np.array([UTM[1] @ (8, 60), UTM[1] @ (112, 60)])],
+        None,
+        scene,
+        tmp_path / "s.png",
+        max_side=60,
+    )
+    img = np.asarray(Image.open(out))
+    assert img.shape == (60, 60, 3)  # never more than max_side pixels on a side
+    assert (img[29:31, 10:50, 0] > 200).any(axis=0).all()  # the road, in red, at half scale
+    result = vectorize(prob, tmp_path / "r.gpkg", preview=tmp_path / "r.png", scene=scene)
+    assert np.asarray(Image.open(result.preview)).shape == (120, 120, 3)
