@@ -104,7 +104,7 @@ def test_curve_follows_the_arc(tmp_path: Path) -> None:
 
 
 def test_road_across_block_borders_is_one_line(tmp_path: Path) -> None:
-    line = [[(4, 30), (60, 70), (124, 90)]]
+    line = [[(14, 30), (60, 70), (114, 90)]]  # ends 14 px from the borders: not extended
     prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM)
     one = vectorize(prob, tmp_path / "one.gpkg")
     many = vectorize(prob, tmp_path / "many.gpkg", block_size=32, halo=24)
@@ -331,3 +331,18 @@ def test_preview_over_the_scene_is_downsampled(tmp_path: Path) -> None:
     assert (img[29:31, 10:50, 0] > 200).any(axis=0).all()  # the road, in red, at half scale
     result = vectorize(prob, tmp_path / "r.gpkg", preview=tmp_path / "r.png", scene=scene)
     assert np.asarray(Image.open(result.preview)).shape == (120, 120, 3)
+
+
+def test_road_leaving_the_scene_reaches_its_border(tmp_path: Path) -> None:
+    line = [[(30, 40), (100, 140)]]  # runs out of the bottom edge obliquely
+    prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM)
+    roads, _ = _read(vectorize(prob, tmp_path / "r.gpkg", block_size=48, halo=24).path)
+    assert len(roads) == 1
+    coords = shapely.get_coordinates(roads.geometry.iloc[0])
+    cols, rows = ~UTM[1] @ (coords[:, 0], coords[:, 1])
+    assert rows.max() == pytest.approx(128.0)  # ends exactly on the raster's edge
+    bottom = int(np.argmax(rows))
+    assert cols[bottom] == pytest.approx(30 + 70 * (128 - 40) / 100, abs=1.5)
+    off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", border_m=0).path)
+    _, rows_off = ~UTM[1] @ tuple(shapely.get_coordinates(off.geometry.iloc[0]).T)
+    assert rows_off.max() < 128.0

@@ -304,6 +304,90 @@ class RoadGraph:
             added += 1
         return added
 
+    def extend_to_border(
+        self,
+        width: int,
+        height: int,
+        max_px: float,
+        support: Callable[[np.ndarray, np.ndarray], float],
+        min_support: float,
+    ) -> int:
+        """Prolong dead ends that stop just short of the raster's border.
+
+        A skeleton ends about half a road's width before the border where a road
+        leaves the scene. A dead end within ``max_px`` of the border, heading out of
+        the raster, is continued straight to the border along the road's direction
+        (measured over a long baseline, since a skeleton's last pixels often hook
+        sideways, and those hooked pixels are dropped) when the probability along the
+        new piece (``support``) is at least ``min_support`` and it crosses no line.
+        """
+        if max_px <= 0:
+            return 0
+        lines = {eid: shapely.linestrings(e.xy) for eid, e in self.edges.items()}
+        tree_ids = list(lines)
+        tree = STRtree([lines[i] for i in tree_ids]) if lines else None
+        n_ext = 0
+        for n in [k for k, inc in self.incident.items() if len(inc) == 1]:
+            eid = self.incident[n][0]
+            e = self.edges[eid]
+            if e.u == e.v:
+                continue
+            at_end = e.v == n
+            xy = e.xy if at_end else e.xy[::-1]
+            p = xy[-1]
+            if min(p[0], width - p[0], p[1], height - p[1]) > max_px:
+                continue
+            line = lines[eid]
+            base = min(line.length, max(10.0, 2 * max_px))
+            if base < 4:
+                continue
+            # direction from the part of the line before its last third of ``base``
+            # (a skeleton's last pixels hook towards a corner of the road's cut end)
+            d_back, d_mid = line.length - base, line.length - base / 3
+            if not at_end:
+                d_back, d_mid = line.length - d_back, line.length - d_mid
+            back = shapely.get_coordinates(line.interpolate(d_back))[0]
+            heading = shapely.get_coordinates(line.interpolate(d_mid))[0] - back
+            norm = float(np.hypot(*heading))
+            if norm < 2:
+                continue
+            heading /= norm
+            # where the ray from `back` along the heading leaves the raster
+            ts = []
+            for axis, limit in ((0, 0.0), (0, float(width)), (1, 0.0), (1, float(height))):
+                if heading[axis] != 0:
+                    t = (limit - back[axis]) / heading[axis]
+                    if t > 0:
+                        ts.append(t)
+            target = back + min(ts) * heading
+            if float(np.hypot(*(target - p))) > max_px:
+                continue
+            # drop hooked end vertices that stray from the ray
+            rel = xy - back
+            off = np.abs(rel[:, 0] * heading[1] - rel[:, 1] * heading[0])
+            k = len(xy) - 1
+            while k > 0 and off[k] > 1.5:
+                k -= 1
+            start = xy[k]
+            if float(np.hypot(*(target - start))) < 0.5:
+                continue
+            if support(start, target) < min_support:
+                continue
+            seg = shapely.linestrings([start, target])
+            if tree is not None:
+                hits = [tree_ids[h] for h in tree.query(seg, predicate="intersects")]
+                if any(h != eid for h in hits):
+                    continue
+            new_xy = np.vstack([xy[: k + 1], target])
+            dropped = (
+                float(np.sum(np.hypot(*np.diff(xy[k:], axis=0).T))) if k < len(xy) - 1 else 0.0
+            )
+            e.xy = new_xy if at_end else new_xy[::-1]
+            e.length_px += float(np.hypot(*(target - start))) - dropped
+            self.pos[n] = (float(target[0]), float(target[1]))
+            n_ext += 1
+        return n_ext
+
     def simplify(self, tolerance_px: float) -> None:
         """Douglas-Peucker on every line; a line's end vertices (the nodes) stay put.
 

@@ -64,6 +64,9 @@ class VectorOptions:
             percentile; default: half the low hysteresis threshold).
         junction_merge_m: junction nodes joined by a line shorter than this become one
             node at their centre (skeletons split one crossing into several nodes).
+        border_m: dead ends this close to the raster's border, heading out of it, are
+            continued to the border where the probability supports it (roads that
+            leave the scene; a skeleton stops half a road width short). 0 = off.
     """
 
     hysteresis: float = 0.6
@@ -74,6 +77,7 @@ class VectorOptions:
     gap_m: float = 15.0
     gap_min_prob: float | None = None
     junction_merge_m: float = 3.0
+    border_m: float = 10.0
 
     def validate(self) -> None:
         for name in (
@@ -83,6 +87,7 @@ class VectorOptions:
             "simplify_m",
             "gap_m",
             "junction_merge_m",
+            "border_m",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -257,6 +262,16 @@ def extract_network(
     graph.collapse_junction_clusters(max(2.5, options.junction_merge_m / gsd))
     graph.merge_degree_two()
     graph.prune_spurs(options.spur_length_m / gsd)
+    if options.border_m > 0:
+        with rasterio.open(path) as src:
+            n_ext = graph.extend_to_border(
+                width,
+                height,
+                options.border_m / gsd,
+                lambda p0, p1: _segment_support(src, p0, p1),
+                thr * options.hysteresis,
+            )
+        log.debug("continued %d dead end(s) to the raster's border", n_ext)
     if options.gap_m > 0:
         min_support = (
             options.gap_min_prob
@@ -351,6 +366,7 @@ def vectorize(
     gap_m: float = VectorOptions.gap_m,
     gap_min_prob: float | None = None,
     junction_merge_m: float = VectorOptions.junction_merge_m,
+    border_m: float = VectorOptions.border_m,
 ) -> VectorResult:
     """Vectorise a road-probability raster into a noded road network in a GeoPackage.
 
@@ -369,7 +385,7 @@ def vectorize(
         block_size: core block side in pixels; memory per task grows with its square.
         halo: pixels read around each block so the skeleton near its border is exact.
         hysteresis, hole_area_m2, min_length_m, spur_length_m, simplify_m, gap_m,
-        gap_min_prob, junction_merge_m: see :class:`VectorOptions`.
+        gap_min_prob, junction_merge_m, border_m: see :class:`VectorOptions`.
 
     Returns:
         A :class:`VectorResult` with counts and total length.
@@ -383,6 +399,7 @@ def vectorize(
         gap_m=gap_m,
         gap_min_prob=gap_min_prob,
         junction_merge_m=junction_merge_m,
+        border_m=border_m,
     )
     target = check_output_path(out_path, overwrite)
     if preview is not None:
