@@ -41,16 +41,14 @@ def _max_distance_px(roads: gpd.GeoDataFrame, truth: list, px: float) -> float:
 
 def _assert_noded(roads: gpd.GeoDataFrame) -> None:
     """Lines meet only at shared end vertices: no crossings, no touching interiors."""
-    geoms = list(roads.geometry)
-    for i, a in enumerate(geoms):
-        ends_a = {tuple(c) for c in shapely.get_coordinates(a)[[0, -1]]}
-        for b in geoms[i + 1 :]:
-            inter = a.intersection(b)
-            if inter.is_empty:
-                continue
-            ends_b = {tuple(c) for c in shapely.get_coordinates(b)[[0, -1]]}
-            for c in shapely.get_coordinates(inter):
-                assert tuple(c) in ends_a and tuple(c) in ends_b, f"lines meet off a node at {c}"
+    geoms = np.asarray(roads.geometry.values)
+    ends = [{tuple(c) for c in shapely.get_coordinates(g)[[0, -1]]} for g in geoms]
+    pairs = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    for i, j in pairs.T:
+        if i >= j:
+            continue
+        for c in shapely.get_coordinates(geoms[i].intersection(geoms[j])):
+            assert tuple(c) in ends[i] and tuple(c) in ends[j], f"lines meet off a node at {c}"
 
 
 @pytest.mark.parametrize("grid", [UTM, GEO], ids=["utm", "epsg4326"])
@@ -346,3 +344,46 @@ def test_road_leaving_the_scene_reaches_its_border(tmp_path: Path) -> None:
     off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", border_m=0).path)
     _, rows_off = ~UTM[1] @ tuple(shapely.get_coordinates(off.geometry.iloc[0]).T)
     assert rows_off.max() < 128.0
+
+
+def test_noisy_network_is_noded_and_block_independent(tmp_path: Path) -> None:
+    """A tangle of soft, noisy ridges (like a model's output) cut into 36 blocks."""
+    import rasterio
+    from scipy import ndimage
+
+    from roadseg.raster.probability import encode_probability
+
+    rng = np.random.default_rng(3)
+    n = 200
+    field = ndimage.gaussian_filter(rng.random((n, n)), 4)
+    field = (field - field.min()) / (field.max() - field.min())
+    prob = np.clip(
+        np.clip(1 - np.abs(field - 0.5) * 12, 0, 1) * 0.95 + rng.random((n, n)) * 0.1, 0, 1
+    )
+    path = tmp_path / "p.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=n,
+        height=n,
+        count=1,
+        dtype="uint8",
+        crs=UTM[0],
+        transform=UTM[1],
+        nodata=255,
+    ) as dst:
+        dst.write(encode_probability(prob), 1)
+    one = vectorize(path, tmp_path / "one.gpkg")
+    many = vectorize(path, tmp_path / "many.gpkg", block_size=34, halo=40)
+    assert many.n_blocks == 36 and one.n_roads > 30
+    assert (many.n_roads, many.n_junctions) == (one.n_roads, one.n_junctions)
+    assert many.total_length_m == pytest.approx(one.total_length_m, rel=0.005)
+    for result in (one, many):
+        roads, junctions = _read(result.path)
+        assert roads.geometry.is_valid.all() and (roads.length_m > 0).all()
+        _assert_noded(roads)
+        # every junction is the end vertex of exactly `degree` lines
+        ends = [tuple(c) for g in roads.geometry for c in shapely.get_coordinates(g)[[0, -1]]]
+        for pt, degree in zip(junctions.geometry, junctions.degree, strict=True):
+            assert ends.count((pt.x, pt.y)) == degree

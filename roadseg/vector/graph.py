@@ -178,15 +178,17 @@ class RoadGraph:
         """
         removed = 0
         while True:
+            # ties broken by position, not by edge id, so that the result does not
+            # depend on how the raster was cut into blocks
             cand = sorted(
-                (e.length_px, eid)
+                (round(e.length_px, 6), _geometry_key(e), eid)
                 for eid, e in self.edges.items()
                 if e.length_px < max_px
                 and e.u != e.v
                 and (self.degree(e.u) == 1) != (self.degree(e.v) == 1)
             )
             n_before = removed
-            for _, eid in cand:
+            for _, _, eid in cand:
                 e = self.edges.get(eid)
                 if e is None:
                     continue
@@ -418,6 +420,12 @@ def _crosses_any(g: shapely.LineString, k: int, geoms: np.ndarray, tree: STRtree
         if not shapely.difference(inter, ends).is_empty:
             return True
     return False
+
+
+def _geometry_key(e: Edge) -> tuple[float, ...]:
+    """An order of edges by their end coordinates, the same whatever their ids."""
+    a, b = tuple(np.round(e.xy[0], 3)), tuple(np.round(e.xy[-1], 3))
+    return (*min(a, b), *max(a, b))
 
 
 def _oriented(e: Edge, *, end_at: NodeKey | None = None, start_at: NodeKey | None = None) -> Edge:
