@@ -387,3 +387,16 @@ def test_noisy_network_is_noded_and_block_independent(tmp_path: Path) -> None:
         ends = [tuple(c) for g in roads.geometry for c in shapely.get_coordinates(g)[[0, -1]]]
         for pt, degree in zip(junctions.geometry, junctions.degree, strict=True):
             assert ends.count((pt.x, pt.y)) == degree
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    import dask
+
+    prob = write_prob_raster(tmp_path / "p.tif", [], (32, 32), UTM)
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        pytest.raises(InvalidParameterError, match="cannot connect"),
+    ):
+        vectorize(prob, tmp_path / "r.gpkg", scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "r.gpkg").exists()

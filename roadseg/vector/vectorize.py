@@ -155,7 +155,14 @@ def _run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[P
         from distributed import Client, as_completed
 
         if isinstance(scheduler, str):
-            with Client(scheduler) as client:
+            try:
+                client = Client(scheduler)  # connect timeout: distributed.comm.timeouts.connect
+            except (OSError, TimeoutError) as exc:
+                raise InvalidParameterError(
+                    f"scheduler {scheduler}: cannot connect ({exc}); check the address or "
+                    "leave --scheduler out to run locally"
+                ) from None
+            with client:
                 return _run_distributed(client, tasks, bar, as_completed)
         if isinstance(scheduler, Client):
             return _run_distributed(scheduler, tasks, bar, as_completed)
