@@ -276,6 +276,7 @@ class RoadGraph:
                 cands.append((float(dist[i]), n, m))
         cands.sort(key=lambda t: t[0])
         used: set[NodeKey] = set()
+        bridges: list[shapely.LineString] = []
         added = 0
         for dist, n, m in cands:
             if n in used or (self.degree(m) == 1 and m in used):
@@ -284,24 +285,14 @@ class RoadGraph:
                 continue
             p0, p1 = np.asarray(self._pos_of(n)), np.asarray(self._pos_of(m))
             seg = shapely.linestrings([p0, p1])
-            if tree is not None:
-                hits = tree.query(seg, predicate="intersects")
-                bad = False
-                for h in hits:
-                    inter = shapely.intersection(lines[h], seg)
-                    if not inter.is_empty and not all(
-                        pt.distance(shapely.points(p0)) < 1e-9
-                        or pt.distance(shapely.points(p1)) < 1e-9
-                        for pt in shapely.get_parts(shapely.points(shapely.get_coordinates(inter)))
-                    ):
-                        bad = True
-                        break
-                if bad:
-                    continue
+            others = list(tree.query(seg, predicate="intersects")) if tree is not None else []
+            if any(not _meets_only_at_ends(seg, g) for g in [lines[h] for h in others] + bridges):
+                continue
             s = support(p0, p1)
             if s < min_support:
                 continue
             self.add_edge(Edge(n, m, np.vstack([p0, p1]), dist, s * 2, 2, s))
+            bridges.append(seg)
             used.update((n, m))
             added += 1
         return added
@@ -328,6 +319,7 @@ class RoadGraph:
         lines = {eid: shapely.linestrings(e.xy) for eid, e in self.edges.items()}
         tree_ids = list(lines)
         tree = STRtree([lines[i] for i in tree_ids]) if lines else None
+        extensions: list[shapely.LineString] = []
         n_ext = 0
         for n in [k for k, inc in self.incident.items() if len(inc) == 1]:
             eid = self.incident[n][0]
@@ -380,6 +372,9 @@ class RoadGraph:
                 hits = [tree_ids[h] for h in tree.query(seg, predicate="intersects")]
                 if any(h != eid for h in hits):
                     continue
+            if any(seg.intersects(x) for x in extensions):
+                continue
+            extensions.append(seg)
             new_xy = np.vstack([xy[: k + 1], target])
             dropped = (
                 float(np.sum(np.hypot(*np.diff(xy[k:], axis=0).T))) if k < len(xy) - 1 else 0.0
@@ -406,6 +401,15 @@ class RoadGraph:
             if _crosses_any(g, k, simp, tree):
                 continue
             self.edges[eid].xy = shapely.get_coordinates(g)
+
+
+def _meets_only_at_ends(seg: shapely.LineString, other: shapely.LineString) -> bool:
+    """Whether ``seg`` and ``other`` are disjoint or touch only at an end of ``seg``."""
+    inter = shapely.intersection(seg, other)
+    if inter.is_empty:
+        return True
+    ends = shapely.multipoints(shapely.get_coordinates(seg)[[0, -1]])
+    return bool(shapely.difference(inter, ends).is_empty)
 
 
 def _crosses_any(g: shapely.LineString, k: int, geoms: np.ndarray, tree: STRtree) -> bool:
