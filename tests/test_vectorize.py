@@ -400,3 +400,16 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     ):
         vectorize(prob, tmp_path / "r.gpkg", scheduler="tcp://127.0.0.1:9")
     assert not (tmp_path / "r.gpkg").exists()
+
+
+def test_road_running_into_nodata_reaches_its_edge(tmp_path: Path) -> None:
+    line = [[(60, 120), (70, 0)]]  # from inside up into a no-data collar (rows < 40)
+    prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM, nodata_rows=slice(0, 40))
+    roads, _ = _read(vectorize(prob, tmp_path / "r.gpkg").path)
+    assert len(roads) == 1
+    coords = shapely.get_coordinates(roads.geometry.iloc[0])
+    _, rows = ~UTM[1] @ (coords[:, 0], coords[:, 1])
+    assert rows.min() == pytest.approx(40.0, abs=1.0)  # at the edge of the valid data
+    off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", border_m=0).path)
+    _, rows_off = ~UTM[1] @ tuple(shapely.get_coordinates(off.geometry.iloc[0]).T)
+    assert rows_off.min() > 41.0

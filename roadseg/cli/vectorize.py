@@ -30,7 +30,7 @@ _TUNING: tuple[tuple[str, str, float, str], ...] = (
         "--border",
         "border_m",
         10.0,
-        "Continue roads ending this close to the raster's edge to the edge (m); 0 = off.",
+        "Continue roads ending this close to the raster's edge or no-data to it (m); 0 = off.",
     ),
 )
 

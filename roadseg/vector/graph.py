@@ -304,15 +304,18 @@ class RoadGraph:
         max_px: float,
         support: Callable[[np.ndarray, np.ndarray], float],
         min_support: float,
+        nodata_distance: Callable[[np.ndarray, np.ndarray, float], float | None] | None = None,
     ) -> int:
-        """Prolong dead ends that stop just short of the raster's border.
+        """Prolong dead ends that stop just short of the raster's border or of no-data.
 
-        A skeleton ends about half a road's width before the border where a road
-        leaves the scene. A dead end within ``max_px`` of the border, heading out of
-        the raster, is continued straight to the border along the road's direction
-        (measured over a long baseline, since a skeleton's last pixels often hook
-        sideways, and those hooked pixels are dropped) when the probability along the
-        new piece (``support``) is at least ``min_support`` and it crosses no line.
+        A skeleton ends short of the border where a road leaves the scene (its last
+        pixels hook towards a corner of the cut road). A dead end within ``max_px`` of
+        the border, heading out of the raster, is continued straight to the border
+        along the road's direction (measured over a long baseline; the hooked pixels
+        are dropped) when the probability along the new piece (``support``) is at
+        least ``min_support`` and it crosses no line. With ``nodata_distance(point,
+        heading, length)`` (the distance along the ray to the first pixel without data,
+        or None), a road running into no-data is continued to its edge the same way.
         """
         if max_px <= 0:
             return 0
@@ -329,7 +332,7 @@ class RoadGraph:
             at_end = e.v == n
             xy = e.xy if at_end else e.xy[::-1]
             p = xy[-1]
-            if min(p[0], width - p[0], p[1], height - p[1]) > max_px:
+            if nodata_distance is None and min(p[0], width - p[0], p[1], height - p[1]) > max_px:
                 continue
             line = lines[eid]
             base = min(line.length, max(10.0, 2 * max_px))
@@ -353,7 +356,14 @@ class RoadGraph:
                     t = (limit - back[axis]) / heading[axis]
                     if t > 0:
                         ts.append(t)
-            target = back + min(ts) * heading
+            t_exit = min(ts)
+            target = back + t_exit * heading
+            if nodata_distance is not None:
+                t_p = float((p - back) @ heading)
+                reach = min(t_exit - t_p, max_px)
+                d = nodata_distance(back + t_p * heading, heading, reach) if reach > 0 else None
+                if d is not None:
+                    target = back + (t_p + d) * heading
             if float(np.hypot(*(target - p))) > max_px:
                 continue
             # drop hooked end vertices that stray from the ray

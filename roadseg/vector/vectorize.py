@@ -64,9 +64,9 @@ class VectorOptions:
             percentile; default: half the low hysteresis threshold).
         junction_merge_m: junction nodes joined by a line shorter than this become one
             node at their centre (skeletons split one crossing into several nodes).
-        border_m: dead ends this close to the raster's border, heading out of it, are
-            continued to the border where the probability supports it (roads that
-            leave the scene; a skeleton stops half a road width short). 0 = off.
+        border_m: dead ends this close to the raster's border or to no-data, heading
+            into it, are continued to it where the probability supports it (roads that
+            leave the scene or the valid data; a skeleton stops short). 0 = off.
     """
 
     hysteresis: float = 0.6
@@ -277,8 +277,9 @@ def extract_network(
                 options.border_m / gsd,
                 lambda p0, p1: _segment_support(src, p0, p1),
                 thr * options.hysteresis,
+                lambda p, d, n: _distance_to_nodata(src, p, d, n),
             )
-        log.debug("continued %d dead end(s) to the raster's border", n_ext)
+        log.debug("continued %d dead end(s) to the raster's border or no-data", n_ext)
     if options.gap_m > 0:
         min_support = (
             options.gap_min_prob
@@ -316,6 +317,33 @@ def _segment_support(src: rasterio.DatasetReader, p0: np.ndarray, p1: np.ndarray
     vals = data[rows - r0, cols - c0].astype(np.float64)
     vals[vals == PROB_NODATA] = 0
     return float(np.percentile(vals, 10) / PROB_MAX)
+
+
+def _distance_to_nodata(
+    src: rasterio.DatasetReader, p: np.ndarray, heading: np.ndarray, length: float
+) -> float | None:
+    """Distance from ``p`` along ``heading`` to the first no-data pixel, within ``length``.
+
+    Samples every half pixel; returns a distance just inside the last valid pixel, or
+    None when there is no no-data on the way (or the ray leaves the raster first).
+    """
+    steps = np.arange(0.25, length + 0.25, 0.5)
+    if steps.size == 0:
+        return None
+    pts = p[None, :] + steps[:, None] * heading[None, :]
+    cols, rows = np.floor(pts[:, 0]).astype(int), np.floor(pts[:, 1]).astype(int)
+    inside = (cols >= 0) & (cols < src.width) & (rows >= 0) & (rows < src.height)
+    n_in = int(np.argmin(inside)) if not inside.all() else inside.size
+    if n_in == 0:
+        return None
+    cols, rows, steps = cols[:n_in], rows[:n_in], steps[:n_in]
+    c0, r0 = int(cols.min()), int(rows.min())
+    win = Window(c0, r0, int(cols.max()) - c0 + 1, int(rows.max()) - r0 + 1)
+    vals = src.read(1, window=win)[rows - r0, cols - c0]
+    hit = np.nonzero(vals == PROB_NODATA)[0]
+    if hit.size == 0:
+        return None
+    return max(0.0, float(steps[hit[0]]) - 0.5)
 
 
 def _to_network(
