@@ -413,3 +413,23 @@ def test_road_running_into_nodata_reaches_its_edge(tmp_path: Path) -> None:
     off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", border_m=0).path)
     _, rows_off = ~UTM[1] @ tuple(shapely.get_coordinates(off.geometry.iloc[0]).T)
     assert rows_off.min() > 41.0
+
+
+def test_raster_without_crs_uses_the_declared_gsd(tmp_path: Path) -> None:
+    import rasterio
+    from affine import Affine
+
+    from roadseg.raster.probability import TAG_GSD
+
+    src = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    with rasterio.open(src) as ds:
+        data, profile = ds.read(1), ds.profile
+    profile.update(crs=None, transform=Affine.identity())
+    bare = tmp_path / "bare.tif"
+    with rasterio.open(bare, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.update_tags(**{TAG_GSD: "0.5"})
+    result = vectorize(bare, tmp_path / "r.gpkg")
+    reference = vectorize(src, tmp_path / "ref.gpkg")
+    assert result.crs is None and result.n_roads == 4
+    assert result.total_length_m == pytest.approx(reference.total_length_m, rel=1e-6)

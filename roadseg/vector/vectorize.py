@@ -352,7 +352,12 @@ def _to_network(
     eids = sorted(graph.edges, key=lambda i: tuple(graph.edges[i].xy[0]))
     map_xy = [pixel_to_map(graph.edges[i].xy, transform) for i in eids]
     geoms = np.array([shapely.linestrings(xy) for xy in map_xy], dtype=object)
-    lengths = line_lengths_m(geoms, crs)
+    if crs is not None:
+        lengths = line_lengths_m(geoms, crs)
+    else:  # no CRS: pixel lengths at the declared ground sample distance
+        lengths = np.array(
+            [shapely.length(shapely.linestrings(graph.edges[i].xy)) * gsd for i in eids]
+        )
     roads = gpd.GeoDataFrame(
         {
             "id": np.arange(1, len(eids) + 1, dtype=np.int64),
