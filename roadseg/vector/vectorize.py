@@ -64,6 +64,9 @@ class VectorOptions:
             percentile; default: half the low hysteresis threshold).
         junction_merge_m: junction nodes joined by a line shorter than this become one
             node at their centre (skeletons split one crossing into several nodes).
+        border_m: dead ends this close to the raster's border or to no-data, heading
+            into it, are continued to it where the probability supports it (roads that
+            leave the scene or the valid data; a skeleton stops short). 0 = off.
     """
 
     hysteresis: float = 0.6
@@ -74,6 +77,7 @@ class VectorOptions:
     gap_m: float = 15.0
     gap_min_prob: float | None = None
     junction_merge_m: float = 3.0
+    border_m: float = 10.0
 
     def validate(self) -> None:
         for name in (
@@ -83,6 +87,7 @@ class VectorOptions:
             "simplify_m",
             "gap_m",
             "junction_merge_m",
+            "border_m",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -150,7 +155,14 @@ def _run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[P
         from distributed import Client, as_completed
 
         if isinstance(scheduler, str):
-            with Client(scheduler) as client:
+            try:
+                client = Client(scheduler)  # connect timeout: distributed.comm.timeouts.connect
+            except (OSError, TimeoutError) as exc:
+                raise InvalidParameterError(
+                    f"scheduler {scheduler}: cannot connect ({exc}); check the address or "
+                    "leave --scheduler out to run locally"
+                ) from None
+            with client:
                 return _run_distributed(client, tasks, bar, as_completed)
         if isinstance(scheduler, Client):
             return _run_distributed(scheduler, tasks, bar, as_completed)
@@ -257,6 +269,17 @@ def extract_network(
     graph.collapse_junction_clusters(max(2.5, options.junction_merge_m / gsd))
     graph.merge_degree_two()
     graph.prune_spurs(options.spur_length_m / gsd)
+    if options.border_m > 0:
+        with rasterio.open(path) as src:
+            n_ext = graph.extend_to_border(
+                width,
+                height,
+                options.border_m / gsd,
+                lambda p0, p1: _segment_support(src, p0, p1),
+                thr * options.hysteresis,
+                lambda p, d, n: _distance_to_nodata(src, p, d, n),
+            )
+        log.debug("continued %d dead end(s) to the raster's border or no-data", n_ext)
     if options.gap_m > 0:
         min_support = (
             options.gap_min_prob
@@ -296,13 +319,45 @@ def _segment_support(src: rasterio.DatasetReader, p0: np.ndarray, p1: np.ndarray
     return float(np.percentile(vals, 10) / PROB_MAX)
 
 
+def _distance_to_nodata(
+    src: rasterio.DatasetReader, p: np.ndarray, heading: np.ndarray, length: float
+) -> float | None:
+    """Distance from ``p`` along ``heading`` to the first no-data pixel, within ``length``.
+
+    Samples every half pixel; returns a distance just inside the last valid pixel, or
+    None when there is no no-data on the way (or the ray leaves the raster first).
+    """
+    steps = np.arange(0.25, length + 0.25, 0.5)
+    if steps.size == 0:
+        return None
+    pts = p[None, :] + steps[:, None] * heading[None, :]
+    cols, rows = np.floor(pts[:, 0]).astype(int), np.floor(pts[:, 1]).astype(int)
+    inside = (cols >= 0) & (cols < src.width) & (rows >= 0) & (rows < src.height)
+    n_in = int(np.argmin(inside)) if not inside.all() else inside.size
+    if n_in == 0:
+        return None
+    cols, rows, steps = cols[:n_in], rows[:n_in], steps[:n_in]
+    c0, r0 = int(cols.min()), int(rows.min())
+    win = Window(c0, r0, int(cols.max()) - c0 + 1, int(rows.max()) - r0 + 1)
+    vals = src.read(1, window=win)[rows - r0, cols - c0]
+    hit = np.nonzero(vals == PROB_NODATA)[0]
+    if hit.size == 0:
+        return None
+    return max(0.0, float(steps[hit[0]]) - 0.5)
+
+
 def _to_network(
     graph: RoadGraph, transform: Any, crs: CRS | None, thr: float, gsd: float
 ) -> RoadNetwork:
     eids = sorted(graph.edges, key=lambda i: tuple(graph.edges[i].xy[0]))
     map_xy = [pixel_to_map(graph.edges[i].xy, transform) for i in eids]
     geoms = np.array([shapely.linestrings(xy) for xy in map_xy], dtype=object)
-    lengths = line_lengths_m(geoms, crs)
+    if crs is not None:
+        lengths = line_lengths_m(geoms, crs)
+    else:  # no CRS: pixel lengths at the declared ground sample distance
+        lengths = np.array(
+            [shapely.length(shapely.linestrings(graph.edges[i].xy)) * gsd for i in eids]
+        )
     roads = gpd.GeoDataFrame(
         {
             "id": np.arange(1, len(eids) + 1, dtype=np.int64),
@@ -351,6 +406,7 @@ def vectorize(
     gap_m: float = VectorOptions.gap_m,
     gap_min_prob: float | None = None,
     junction_merge_m: float = VectorOptions.junction_merge_m,
+    border_m: float = VectorOptions.border_m,
 ) -> VectorResult:
     """Vectorise a road-probability raster into a noded road network in a GeoPackage.
 
@@ -369,7 +425,7 @@ def vectorize(
         block_size: core block side in pixels; memory per task grows with its square.
         halo: pixels read around each block so the skeleton near its border is exact.
         hysteresis, hole_area_m2, min_length_m, spur_length_m, simplify_m, gap_m,
-        gap_min_prob, junction_merge_m: see :class:`VectorOptions`.
+        gap_min_prob, junction_merge_m, border_m: see :class:`VectorOptions`.
 
     Returns:
         A :class:`VectorResult` with counts and total length.
@@ -383,6 +439,7 @@ def vectorize(
         gap_m=gap_m,
         gap_min_prob=gap_min_prob,
         junction_merge_m=junction_merge_m,
+        border_m=border_m,
     )
     target = check_output_path(out_path, overwrite)
     if preview is not None:
