@@ -1,0 +1,1 @@
+"""Evaluating road extraction: pixel metrics of masks and graph metrics of networks."""
