@@ -12,6 +12,7 @@ from pyproj import CRS
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 from rasterio.features import rasterize
+from rasterio.transform import array_bounds
 
 from roadseg.errors import InputNotFoundError, InvalidInputError
 
@@ -78,12 +79,8 @@ def rasterize_roads(
     if roads.empty:
         return out
     crs = CRS.from_user_input(crs)
-    height, width = shape
-    left, top = transform * (0, 0)
-    right, bottom = transform * (width, height)
     if crs.is_geographic:
-        bounds = (min(left, right), min(top, bottom), max(left, right), max(top, bottom))
-        metric = local_metric_crs(crs, bounds)
+        metric = local_metric_crs(crs, array_bounds(shape[0], shape[1], transform))
         shapes = roads.to_crs(metric).buffer(buffer_m).to_crs(crs)
     else:
         factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0

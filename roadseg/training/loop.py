@@ -28,16 +28,14 @@ from tqdm import tqdm
 
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError, OutputExistsError
-from roadseg.evaluation.pixel import PixelAccumulator
-from roadseg.evaluation.predict import predict_array
+from roadseg.evaluation.runner import evaluate_images, summarise
 from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, build, load, save_checkpoint
-from roadseg.models.base import SegmentationModel
 from roadseg.training.config import TrainConfig
 from roadseg.training.loss import bce_dice_loss
 from roadseg.training.plot import plot_learning_curve
 from roadseg.training.sampler import CropSampler
-from roadseg.training.sources import LabelledImage, load_source
+from roadseg.training.sources import load_source
 from roadseg.training.state import load_training_state, save_training_state
 
 log = get_logger(__name__)
@@ -73,45 +71,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def evaluate_images(
-    model: SegmentationModel,
-    images: list[LabelledImage],
-    device: torch.device,
-    slack: int = 3,
-) -> dict[str, PixelAccumulator]:
-    """Pixel accumulators per dataset over in-memory labelled images."""
-    accumulators: dict[str, PixelAccumulator] = {}
-    for image in images:
-        prob = predict_array(model, image.normalized(), device)
-        acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=slack))
-        acc.update(prob, image.label, image.valid)
-    return accumulators
-
-
-def summarise(
-    accumulators: dict[str, PixelAccumulator], threshold: float | None = None
-) -> tuple[float, dict[str, Any]]:
-    """Choose the threshold (max pixel F1 over all validation data) and report scores.
-
-    Returns:
-        ``(threshold, metrics)`` with per-dataset scores and their means.
-    """
-    total = PixelAccumulator(slack=next(iter(accumulators.values())).slack)
-    for acc in accumulators.values():
-        total.merge(acc)
-    if threshold is None:
-        threshold = total.best_threshold("f1")
-    per_dataset = {name: acc.scores(threshold) for name, acc in sorted(accumulators.items())}
-    keys = ("relaxed_breakeven", "relaxed_f1", "iou", "f1")
-    metrics: dict[str, Any] = {
-        f"mean_{k}": float(np.mean([s[k] for s in per_dataset.values()])) for k in keys
-    }
-    metrics["threshold"] = threshold
-    metrics["per_dataset"] = per_dataset
-    metrics["all"] = total.scores(threshold)
-    return threshold, metrics
 
 
 def _hardware(device: torch.device) -> str:
