@@ -118,7 +118,9 @@ def evaluate_model(
     net, meta = load(model, dev)
     images: list[LabelledImage] = []
     for spec in sources:
-        train, val = load_source(spec, meta.gsd_m, meta.in_channels, meta.normalization)
+        train, val = load_source(
+            spec, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=bool(spec.val)
+        )
         images.extend(val if spec.val else train)
     threshold = meta.threshold if threshold is None else threshold
     _, metrics = summarise(evaluate_images(net, images, dev, slack), threshold)

@@ -159,8 +159,12 @@ def load_source(
     gsd_m: float,
     band_count: int,
     normalization: dict[str, Any] | None = None,
+    validation_only: bool = False,
 ) -> tuple[list[LabelledImage], list[LabelledImage]]:
     """Read a source into ``(training images, validation images)``.
+
+    With ``validation_only`` the training images are not read (the first list is
+    empty), which is quick for evaluating held-out images of a large source.
 
     Raises:
         InputNotFoundError: missing folders/files, or a ``val`` stem that does not exist.
@@ -181,6 +185,8 @@ def load_source(
         )
     train, val = [], []
     for stem, paths in entries:
+        if validation_only and stem not in spec.val:
+            continue
         if spec.kind == "pairs":
             image = _load_pair(spec, stem, *paths, gsd_m, band_count, normalization)
         else:
