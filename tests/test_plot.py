@@ -34,3 +34,9 @@ def test_learning_curve_from_log(tmp_path: Path) -> None:
     log.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     out = plot_learning_curve(log, tmp_path / "c.png")
     assert Image.open(out).size[0] > 500
+
+
+def test_overlay_as_jpeg(tmp_path: Path) -> None:
+    image = np.random.default_rng(0).random((3, 64, 64)).astype(np.float32)
+    out = plot_overlay(image, image[0], 0.5, tmp_path / "o.jpg")
+    assert Image.open(out).format == "JPEG"

@@ -74,7 +74,7 @@ def plot_overlay(
         image: ``(3, H, W)`` normalised values in [0, 1].
         prob: ``(H, W)`` road probabilities.
         threshold: decision threshold.
-        out_path: PNG to write.
+        out_path: picture to write; ``.jpg`` keeps photographs small, else PNG.
         truth: optional ``(H, W)`` road mask, drawn in a second panel.
         title: figure title.
     """
@@ -97,7 +97,9 @@ def plot_overlay(
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    kind = "jpeg" if Path(out_path).suffix.lower() in (".jpg", ".jpeg") else "png"
+    options = {"pil_kwargs": {"quality": 85}} if kind == "jpeg" else {}
     with atomic_output(out_path, overwrite=True) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
+        fig.savefig(tmp, dpi=80, format=kind, **options)
     plt.close(fig)
     return Path(out_path)
