@@ -283,3 +283,30 @@ def test_schedule_warms_up_then_decays() -> None:
     assert lr_factor(9, 100, 10) == pytest.approx(1.0)
     assert lr_factor(55, 100, 10) == pytest.approx(0.5)
     assert lr_factor(100, 100, 10) == pytest.approx(0.0)
+
+
+def test_wall_clock_budget_stops_the_run(tmp_path: Path) -> None:
+    data = _synthetic_pairs(tmp_path / "data", count=2)
+    result = train(
+        _config(
+            data,
+            tmp_path / "run",
+            steps=1000,
+            max_minutes=0.0005,
+            sources=(parse_source_spec(f"pairs:{data},gsd=1.0,val=tile1"),),
+        )
+    )
+    assert result.step < 1000
+    assert result.best.is_file() and result.last.is_file()
+
+
+def test_sampler_avoids_no_data(tmp_path: Path) -> None:
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    image = np.full((3, 64, 64), 100, np.uint8)
+    image[:, :, :48] = 255  # three quarters white no-data
+    _write_png(folder / "1_sat.png", image)
+    _write_png(folder / "1_mask.png", np.zeros((64, 64), np.uint8))
+    images, _ = load_source(parse_source_spec(f"pairs:{folder},gsd=1,nodata=255"), 1.0, 3)
+    batch = CropSampler([images], [1.0], crop=16, seed=0, min_valid=0.9, scale_jitter=0).batch(8)
+    assert float(batch.valid.mean()) > 0.9
