@@ -20,8 +20,10 @@ from roadseg.log import configure_logging
 
 # name -> "module:attribute"; a new command adds one line here.
 COMMANDS: dict[str, str] = {
+    "evaluate": "roadseg.cli.evaluate:evaluate",
     "models": "roadseg.cli.models:models",
     "run": "roadseg.cli.run:run",
+    "train": "roadseg.cli.train:train",
     "vectorize": "roadseg.cli.vectorize:vectorize",
 }
 
