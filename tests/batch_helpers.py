@@ -67,12 +67,16 @@ class BrightnessProcessor:
     bright regions atomically, like ``run_scene``. Optional faults for the tests:
     ``sleep`` seconds per scene; ``kill_scene``: the worker process running that scene
     kills itself the first time (a marker file in ``marker_dir`` remembers it);
-    ``flaky_scene``: that scene raises a transient error on its first attempt.
+    ``flaky_scene``: that scene raises a transient error on its first attempt;
+    ``broken_scene``: that scene raises a transient error on every attempt;
+    ``forget_scene``: that scene reports success without writing its GeoPackage.
     """
 
     sleep: float = 0.0
     kill_scene: str | None = None
     flaky_scene: str | None = None
+    broken_scene: str | None = None
+    forget_scene: str | None = None
     marker_dir: str | None = None
 
     def _first_time(self, what: str) -> bool:
@@ -90,6 +94,10 @@ class BrightnessProcessor:
             os.kill(os.getpid(), signal.SIGKILL)
         if task.name == self.flaky_scene and self._first_time(f"flaky-{task.name}"):
             raise OSError(f"{task.scene}: simulated transient read error")
+        if task.name == self.broken_scene:
+            raise RuntimeError(f"{task.scene}: simulated crash in the model")
+        if task.name == self.forget_scene:
+            return SceneOutcome(outputs=(task.out,))
         time.sleep(self.sleep)
         try:
             src = rasterio.open(task.scene)

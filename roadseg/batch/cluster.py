@@ -119,9 +119,10 @@ def batch_client(
         processes=True,
         memory_limit=plan.memory_limit,
         resources=plan.resources,
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     client = Client(cluster)
+    log.info("dask dashboard: %s", client.dashboard_link)
     try:
         yield client
     finally:

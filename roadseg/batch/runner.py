@@ -116,19 +116,20 @@ class _Context:
     base: dict[str, Any] = field(default_factory=dict)  # per-scene input facts
 
     def entry(self, task: SceneTask, status: str, **values: Any) -> RecordEntry:
-        return RecordEntry(
-            scene=task.name,
-            status=status,
-            input=str(task.scene),
-            batch_id=self.batch_id,
-            attempt=task.attempt,
-            model=self.model,
-            model_sha256=self.model_sha256,
-            roadseg_version=__version__,
-            settings=self.settings,
+        fields: dict[str, Any] = {
+            "scene": task.name,
+            "status": status,
+            "input": str(task.scene),
+            "batch_id": self.batch_id,
+            "attempt": task.attempt,
+            "model": self.model,
+            "model_sha256": self.model_sha256,
+            "roadseg_version": __version__,
+            "settings": self.settings,
             **self.base.get(task.name, {}),
-            **values,
-        )
+        }
+        fields.update(values)
+        return RecordEntry(**fields)
 
 
 def batch_settings(device: str, run_options: Mapping[str, Any], prob_cog: bool) -> dict[str, Any]:

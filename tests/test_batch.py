@@ -1,0 +1,358 @@
+"""run_batch and ``roadseg batch``: resumable, idempotent, fault-tolerant, on dask clusters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from batch_helpers import TESTS_DIR, BrightnessProcessor, write_scene, write_tiny_checkpoint
+from click.testing import CliRunner
+
+import roadseg.batch.runner as runner
+from roadseg.batch import BatchLock, BatchLockedError, RunRecord, collect_scenes, run_batch
+from roadseg.batch.fingerprint import file_sha256
+from roadseg.cli.main import cli
+
+N_SCENES = 4
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture
+def scene_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(N_SCENES):
+        write_scene(folder / f"s{i}.tif", seed=i)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def threads_client():
+    """An in-process dask cluster (two single-thread workers): fast to start."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def process_cluster():
+    """A real scheduler and two worker processes on loopback."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+    ) as cluster:
+        yield cluster
+
+
+def _final(out_dir: Path) -> Counter:
+    """How many times each scene was recorded done."""
+    return Counter(e.scene for e in RunRecord(out_dir) if e.status == "done")
+
+
+def _run(scene_dir: Path, out_dir: Path, model: Path, client, **kwargs):
+    kwargs.setdefault("process", BrightnessProcessor())
+    return run_batch(
+        collect_scenes([str(scene_dir)]), out_dir, model=str(model), scheduler=client, **kwargs
+    )
+
+
+def test_batch_writes_every_scene_and_a_record(scene_dir, tmp_path, tiny_model, threads_client):
+    out = tmp_path / "out"
+    summary = _run(scene_dir, out, tiny_model, threads_client, prob_cog=True)
+    assert (summary.n_done, summary.n_skipped, summary.n_failed) == (N_SCENES, 0, 0)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["batch-record.jsonl"]
+        + [f"s{i}{ext}" for i in range(N_SCENES) for ext in (".gpkg", ".prob.tif")]
+    )
+    lines = [json.loads(line) for line in (out / "batch-record.jsonl").read_text().splitlines()]
+    done = [r for r in lines if r["status"] == "done"]
+    assert len(done) == N_SCENES and sum(r["status"] == "submitted" for r in lines) == N_SCENES
+    for r in done:
+        assert r["input_sha256"] == file_sha256(scene_dir / f"{r['scene']}.tif")
+        assert r["model"] == str(tiny_model) and r["model_sha256"] == file_sha256(tiny_model)
+        assert r["roadseg_version"] and r["settings"] and r["worker"]
+        assert r["started"] <= r["finished"] and r["duration_s"] >= 0
+        assert r["n_roads"] >= 1 and r["total_length_m"] > 0 and r["pixels"] == 64 * 64
+        assert set(r["outputs"]) == {f"{r['scene']}.gpkg", f"{r['scene']}.prob.tif"}
+        for name, digest in r["outputs"].items():
+            assert file_sha256(out / name) == digest
+    assert not (out / ".roadseg-batch.lock").exists()
+
+
+def test_rerun_skips_what_is_done_and_redoes_what_changed(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    _run(scene_dir, out, tiny_model, threads_client)
+    again = _run(scene_dir, out, tiny_model, threads_client)
+    assert again.n_skipped == N_SCENES and again.n_done == 0
+    assert [e.n_roads for e in again.entries] == [
+        e.n_roads for e in RunRecord(out).last_done().values()
+    ]
+    # a new version of one scene, one output deleted, one output damaged
+    write_scene(scene_dir / "s0.tif", seed=99)
+    (out / "s1.gpkg").unlink()
+    with open(out / "s2.gpkg", "ab") as handle:
+        handle.write(b"garbage")
+    third = _run(scene_dir, out, tiny_model, threads_client)
+    status = {e.scene: e.status for e in third.entries}
+    assert status == {"s0": "done", "s1": "done", "s2": "done", "s3": "skipped"}
+    # other settings redo everything; speed-only settings do not
+    assert (
+        _run(scene_dir, out, tiny_model, threads_client, run_options={"batch_size": 2}).n_skipped
+        == N_SCENES
+    )
+    changed = _run(scene_dir, out, tiny_model, threads_client, run_options={"threshold": 0.3})
+    assert changed.n_done == N_SCENES
+    forced = _run(
+        scene_dir, out, tiny_model, threads_client, run_options={"threshold": 0.3}, overwrite=True
+    )
+    assert forced.n_done == N_SCENES
+
+
+def test_corrupt_scene_fails_clearly_and_the_others_are_done(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    (scene_dir / "bad.tif").write_bytes(b"II*\x00 this is not a GeoTIFF")
+    out = tmp_path / "out"
+    summary = _run(scene_dir, out, tiny_model, threads_client)
+    status = {e.scene: e for e in summary.entries}
+    assert status["bad"].status == "failed"
+    assert status["bad"].attempt == 1  # a corrupt file is not retried
+    assert status["bad"].error.startswith("InvalidInputError: ")
+    assert "bad.tif" in status["bad"].error and "not a readable raster" in status["bad"].error
+    assert all(status[f"s{i}"].status == "done" for i in range(N_SCENES))
+    assert not summary.ok
+    assert not (out / "bad.gpkg").exists()
+
+
+def test_transient_failures_are_retried_a_bounded_number_of_times(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    process = BrightnessProcessor(flaky_scene="s1", broken_scene="s2", marker_dir=str(tmp_path))
+    summary = _run(scene_dir, out, tiny_model, threads_client, process=process, retries=2)
+    by_scene = {e.scene: e for e in summary.entries}
+    assert by_scene["s1"].status == "done" and by_scene["s1"].attempt == 2
+    assert by_scene["s2"].status == "failed" and by_scene["s2"].attempt == 3
+    assert "RuntimeError: " in by_scene["s2"].error and "simulated crash" in by_scene["s2"].error
+    statuses = [(e.scene, e.status) for e in RunRecord(out) if e.scene in ("s1", "s2")]
+    assert statuses.count(("s1", "retrying")) == 1 and statuses.count(("s2", "retrying")) == 2
+    assert by_scene["s0"].status == by_scene["s3"].status == "done"
+    # the failed scene is tried again by the next run; done ones are not
+    rerun = _run(scene_dir, out, tiny_model, threads_client, retries=0)
+    assert {e.scene: e.status for e in rerun.entries} == {
+        "s0": "skipped",
+        "s1": "skipped",
+        "s2": "done",
+        "s3": "skipped",
+    }
+
+
+def test_done_is_never_recorded_without_the_outputs(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    summary = _run(
+        scene_dir, out, tiny_model, threads_client, process=BrightnessProcessor(forget_scene="s3")
+    )
+    s3 = summary.entries[3]
+    assert s3.status == "failed" and "s3.gpkg is missing" in s3.error
+    assert _final(out)["s3"] == 0
+
+
+def test_foreign_outputs_are_not_replaced_without_overwrite(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "s0.gpkg").write_bytes(b"someone else's file")
+    summary = _run(scene_dir, out, tiny_model, threads_client)
+    assert summary.entries[0].status == "failed" and "--overwrite" in summary.entries[0].error
+    assert (out / "s0.gpkg").read_bytes() == b"someone else's file"
+    assert _run(scene_dir, out, tiny_model, threads_client, overwrite=True).n_done == N_SCENES
+
+
+def test_a_locked_output_folder_is_refused(scene_dir, tmp_path, tiny_model, threads_client):
+    out = tmp_path / "out"
+    out.mkdir()
+    with BatchLock(out), pytest.raises(BatchLockedError, match="another batch"):
+        _run(scene_dir, out, tiny_model, threads_client)
+    assert not (out / "batch-record.jsonl").exists()
+
+
+def _read_prob(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def test_cli_on_a_scheduler_with_two_worker_processes_matches_a_local_run(
+    scene_dir, tmp_path, tiny_model, process_cluster, monkeypatch
+):
+    monkeypatch.setattr(runner, "process_with_run_scene", BrightnessProcessor())
+    common = [str(scene_dir), "--model", str(tiny_model), "--prob-cog", "--no-progress"]
+    remote = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            *common,
+            "--out-dir",
+            str(tmp_path / "remote"),
+            "--scheduler",
+            process_cluster.scheduler_address,
+        ],
+    )
+    assert remote.exit_code == 0, remote.output
+    assert f"{N_SCENES} scenes: {N_SCENES} done, 0 skipped, 0 failed" in remote.output
+    workers = {e.worker for e in RunRecord(tmp_path / "remote") if e.status == "done"}
+    assert workers <= set(process_cluster.scheduler_info["workers"])
+    local = CliRunner().invoke(
+        cli, ["batch", *common, "--out-dir", str(tmp_path / "local"), "--workers", "1"]
+    )
+    assert local.exit_code == 0, local.output
+    for i in range(N_SCENES):
+        np.testing.assert_array_equal(
+            _read_prob(tmp_path / "remote" / f"s{i}.prob.tif"),
+            _read_prob(tmp_path / "local" / f"s{i}.prob.tif"),
+        )
+        a = gpd.read_file(tmp_path / "remote" / f"s{i}.gpkg")
+        b = gpd.read_file(tmp_path / "local" / f"s{i}.gpkg")
+        assert len(a) == len(b) > 0 and a.geometry.geom_equals(b.geometry).all()
+
+
+def test_cli_exit_status_and_table_when_a_scene_fails(
+    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
+):
+    monkeypatch.setattr(runner, "process_with_run_scene", BrightnessProcessor())
+    (scene_dir / "bad.tif").write_bytes(b"nope")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            str(scene_dir),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_model),
+            "--scheduler",
+            threads_client.scheduler.address,
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 1
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines() if line}
+    assert rows["bad"][1:3] == ["failed", "1"] and "InvalidInputError:" in rows["bad"]
+    assert all(rows[f"s{i}"][1] == "done" for i in range(N_SCENES))
+    assert "5 scenes: 4 done, 0 skipped, 1 failed" in result.output
+    assert "Error: 1 of 5 scenes failed" in result.output
+
+
+def test_a_worker_killed_mid_batch_does_not_lose_or_duplicate_scenes(
+    scene_dir, tmp_path, tiny_model, process_cluster
+):
+    out = tmp_path / "out"
+    process = BrightnessProcessor(kill_scene="s1", marker_dir=str(tmp_path), sleep=0.3)
+    summary = _run(
+        scene_dir,
+        out,
+        tiny_model,
+        process_cluster.scheduler_address,
+        process=process,
+        prob_cog=True,
+    )
+    assert (tmp_path / "killed-s1").exists()  # the worker really died
+    assert summary.n_done == N_SCENES and summary.ok
+    assert _final(out) == Counter({f"s{i}": 1 for i in range(N_SCENES)})
+    assert not list(out.glob(".*partial*"))
+    for i in range(N_SCENES):
+        assert len(gpd.read_file(out / f"s{i}.gpkg")) > 0
+        assert _read_prob(out / f"s{i}.prob.tif").shape == (64, 64)
+
+
+def test_a_killed_batch_resumes_where_it_stopped(scene_dir, tmp_path, tiny_model, monkeypatch):
+    for i in range(N_SCENES, 6):
+        write_scene(scene_dir / f"s{i}.tif", seed=i)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS_DIR.parent), str(TESTS_DIR)]))
+    args = [
+        sys.executable,
+        str(TESTS_DIR / "batch_helpers.py"),
+        "1.5",
+        "batch",
+        str(scene_dir),
+        "--out-dir",
+        str(out),
+        "--model",
+        str(tiny_model),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while sum(_final(out).values()) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the batch did not finish two scenes in time"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done_before = set(_final(out))
+    assert 2 <= len(done_before) < 6
+    assert (out / ".roadseg-batch.lock").exists()  # left behind by the killed run
+    monkeypatch.setattr(runner, "process_with_run_scene", BrightnessProcessor())
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            str(scene_dir),
+            "--out-dir",
+            str(out),
+            "--model",
+            str(tiny_model),
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    final = {
+        e.scene: e.status
+        for e in RunRecord(out)
+        if e.batch_id == RunRecord(out).entries()[-1].batch_id
+    }
+    assert {s for s, st in final.items() if st == "skipped"} == done_before
+    assert {s for s, st in final.items() if st == "done"} == {
+        f"s{i}" for i in range(6)
+    } - done_before
+    assert set(_final(out)) == {f"s{i}" for i in range(6)}
+    assert all(n == 1 for n in _final(out).values())
+    assert not list(out.glob(".*partial*")) and not (out / ".roadseg-batch.lock").exists()
