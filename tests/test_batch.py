@@ -356,3 +356,43 @@ def test_a_killed_batch_resumes_where_it_stopped(scene_dir, tmp_path, tiny_model
     assert set(_final(out)) == {f"s{i}" for i in range(6)}
     assert all(n == 1 for n in _final(out).values())
     assert not list(out.glob(".*partial*")) and not (out / ".roadseg-batch.lock").exists()
+
+
+def test_cuda_without_gpu_workers_is_a_clear_error(scene_dir, tmp_path, tiny_model, threads_client):
+    from roadseg.errors import DeviceError
+
+    with pytest.raises(DeviceError, match=r"declares a GPU resource.*--resources GPU=1"):
+        _run(scene_dir, tmp_path / "out", tiny_model, threads_client, device="cuda")
+    assert not (tmp_path / "out" / ".roadseg-batch.lock").exists()
+
+
+def test_gpu_tasks_go_to_gpu_workers_only(scene_dir, tmp_path, tiny_model):
+    """With --device cuda every scene runs on a worker declaring GPU=1, none elsewhere."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        from distributed import Worker
+
+        gpu_worker = client.sync(
+            Worker, cluster.scheduler_address, nthreads=1, resources={"GPU": 1}, name="gpu"
+        )
+        try:
+            client.wait_for_workers(2)
+            summary = _run(scene_dir, tmp_path / "out", tiny_model, client, device="cuda")
+        finally:
+            client.sync(gpu_worker.close)
+    assert summary.n_done == N_SCENES
+    assert {e.worker for e in summary.entries} == {gpu_worker.address}
+
+
+def test_a_missing_model_fails_before_anything_is_written(scene_dir, tmp_path, threads_client):
+    from roadseg.errors import InputNotFoundError
+
+    with pytest.raises(InputNotFoundError, match="no-such-model"):
+        _run(scene_dir, tmp_path / "out", Path("no-such-model"), threads_client)
+    assert not (tmp_path / "out").exists()

@@ -59,7 +59,7 @@ from roadseg.batch.task import (
     process_with_run_scene,
     utc_now,
 )
-from roadseg.errors import InvalidParameterError
+from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.log import get_logger
 
 log = get_logger(__name__)
@@ -251,11 +251,11 @@ def run_batch(
     out = Path(out_dir).absolute()
     if out.exists() and not out.is_dir():
         raise InvalidParameterError(f"{out}: --out-dir is a file; give a folder")
+    t0 = time.perf_counter()
+    model_label, model_path, model_sha = _resolve_model(model, device)
     out.mkdir(parents=True, exist_ok=True)
     options = dict(run_options or {})
     process = process or process_with_run_scene
-    t0 = time.perf_counter()
-    model_label, model_path, model_sha = _resolve_model(model, device)
     with BatchLock(out):
         _clear_partials(out)
         record = RunRecord(out)
@@ -409,6 +409,8 @@ def _run_tasks(
                     current = conclude(current, execute_attempt(process, current))
             return
         resources = task_resources(device)
+        if resources:
+            _require_gpu_workers(client)
         pending: dict[str, SceneTask] = {}
         queue = as_completed()
 
@@ -449,6 +451,17 @@ def _run_tasks(
                 submit(retry)
     finally:
         bar.close()
+
+
+def _require_gpu_workers(client: Any) -> None:
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    if not any(w.get("resources", {}).get("GPU") for w in workers.values()):
+        raise DeviceError(
+            f"--device cuda: none of the {len(workers)} workers of the cluster declares a GPU "
+            "resource, so the scenes would wait forever; start GPU workers with "
+            "'dask worker SCHEDULER --resources GPU=1' (see pipelines/README.md) or use "
+            "--device cpu"
+        )
 
 
 def _attempt_entry(ctx: _Context, task: SceneTask, attempt: AttemptResult) -> RecordEntry:
