@@ -39,7 +39,7 @@ class SceneInput:
 def _expand(item: str) -> list[Path]:
     path = Path(item).expanduser()
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.is_file() and _is_raster(p))
+        found = sorted(p for p in path.iterdir() if p.is_file() and is_raster_name(p))
         if not found:
             log.warning("%s: folder holds no raster files (%s)", path, ", ".join(RASTER_SUFFIXES))
         return found
@@ -54,7 +54,8 @@ def _expand(item: str) -> list[Path]:
     raise InputNotFoundError(f"{item}: no such file, folder or pattern; check the path")
 
 
-def _is_raster(path: Path) -> bool:
+def is_raster_name(path: Path) -> bool:
+    """Whether a file name looks like a scene (raster suffix, not hidden)."""
     return path.suffix.lower() in RASTER_SUFFIXES and not path.name.startswith(".")
 
 
