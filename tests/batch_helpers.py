@@ -69,7 +69,8 @@ class BrightnessProcessor:
     kills itself the first time (a marker file in ``marker_dir`` remembers it);
     ``flaky_scene``: that scene raises a transient error on its first attempt;
     ``broken_scene``: that scene raises a transient error on every attempt;
-    ``forget_scene``: that scene reports success without writing its GeoPackage.
+    ``forget_scene``: that scene reports success without writing its GeoPackage;
+    ``poison_scene``: the worker running that scene kills itself every time.
     """
 
     sleep: float = 0.0
@@ -77,6 +78,7 @@ class BrightnessProcessor:
     flaky_scene: str | None = None
     broken_scene: str | None = None
     forget_scene: str | None = None
+    poison_scene: str | None = None
     marker_dir: str | None = None
 
     def _first_time(self, what: str) -> bool:
@@ -91,6 +93,8 @@ class BrightnessProcessor:
 
     def __call__(self, task: SceneTask) -> SceneOutcome:
         if task.name == self.kill_scene and self._first_time(f"killed-{task.name}"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        if task.name == self.poison_scene:
             os.kill(os.getpid(), signal.SIGKILL)
         if task.name == self.flaky_scene and self._first_time(f"flaky-{task.name}"):
             raise OSError(f"{task.scene}: simulated transient read error")

@@ -396,3 +396,53 @@ def test_a_missing_model_fails_before_anything_is_written(scene_dir, tmp_path, t
     with pytest.raises(InputNotFoundError, match="no-such-model"):
         _run(scene_dir, tmp_path / "out", Path("no-such-model"), threads_client)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_scene_that_kills_every_worker_fails_and_the_rest_is_done(
+    scene_dir, tmp_path, tiny_model
+):
+    import dask
+    from distributed import LocalCluster
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster,
+    ):
+        summary = _run(
+            scene_dir,
+            tmp_path / "out",
+            tiny_model,
+            cluster.scheduler_address,
+            process=BrightnessProcessor(poison_scene="s2"),
+            retries=3,
+        )
+    by_scene = {e.scene: e for e in summary.entries}
+    assert by_scene["s2"].status == "failed" and by_scene["s2"].attempt == 1
+    assert "KilledWorker" in by_scene["s2"].error and "out of memory?" in by_scene["s2"].error
+    assert [by_scene[s].status for s in ("s0", "s1", "s3")] == ["done"] * 3
+
+
+def test_spread_blocks_runs_scenes_from_the_driver_with_the_cluster_as_scheduler(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    summary = _run(
+        scene_dir,
+        out,
+        tiny_model,
+        threads_client,
+        spread_blocks=True,
+        process=BrightnessProcessor(flaky_scene="s0", marker_dir=str(tmp_path)),
+    )
+    assert summary.n_done == N_SCENES
+    assert all(e.worker is None for e in summary.entries)  # ran in the driver
+    assert summary.entries[0].attempt == 2
+    assert (
+        _run(scene_dir, out, tiny_model, threads_client, spread_blocks=True).n_skipped == N_SCENES
+    )

@@ -436,14 +436,22 @@ def _run_tasks(
                 attempt = future.result()
             except Exception as exc:  # lost workers, cancelled tasks, unpicklable results
                 now = utc_now()
+                # KilledWorker: the scene took down several workers in a row, and dask
+                # has already rerun it each time; another attempt would do the same.
+                killer = type(exc).__name__ == "KilledWorker"
                 attempt = AttemptResult(
                     name=task.name,
                     attempt=task.attempt,
                     started=now,
                     finished=now,
                     duration_s=0.0,
-                    error=describe_error(exc),
-                    retryable=True,
+                    error=describe_error(exc)
+                    + (
+                        " (the worker process died each time it ran this scene: out of memory?)"
+                        if killer
+                        else ""
+                    ),
+                    retryable=not killer,
                 )
             future.release()
             retry = conclude(task, attempt)
