@@ -99,8 +99,9 @@ def test_batch_writes_every_scene_and_a_record(scene_dir, tmp_path, tiny_model, 
         assert r["started"] <= r["finished"] and r["duration_s"] >= 0
         assert r["n_roads"] >= 1 and r["total_length_m"] > 0 and r["pixels"] == 64 * 64
         assert set(r["outputs"]) == {f"{r['scene']}.gpkg", f"{r['scene']}.prob.tif"}
-        for name, digest in r["outputs"].items():
-            assert file_sha256(out / name) == digest
+        for name, facts in r["outputs"].items():
+            assert file_sha256(out / name) == facts["sha256"]
+            assert (out / name).stat().st_size == facts["size"]
     assert not (out / ".roadseg-batch.lock").exists()
 
 
@@ -122,6 +123,16 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(
     third = _run(scene_dir, out, tiny_model, threads_client)
     status = {e.scene: e.status for e in third.entries}
     assert status == {"s0": "done", "s1": "done", "s2": "done", "s3": "skipped"}
+    # damage that keeps size and time is found by verify (which re-reads the outputs)
+    target = out / "s3.gpkg"
+    stat = target.stat()
+    with open(target, "r+b") as handle:
+        handle.seek(200)
+        handle.write(b"\xff" * 8)
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _run(scene_dir, out, tiny_model, threads_client).n_skipped == N_SCENES
+    verified = _run(scene_dir, out, tiny_model, threads_client, verify=True)
+    assert [e.status for e in verified.entries] == ["skipped"] * 3 + ["done"]
     # other settings redo everything; speed-only settings do not
     assert (
         _run(scene_dir, out, tiny_model, threads_client, run_options={"batch_size": 2}).n_skipped

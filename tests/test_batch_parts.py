@@ -147,13 +147,13 @@ def test_fingerprints(tmp_path: Path) -> None:
 
 def test_record_appends_and_survives_a_line_cut_by_a_crash(tmp_path: Path) -> None:
     record = RunRecord(tmp_path)
-    record.append(RecordEntry(scene="a", status="done", outputs={"a.gpkg": "x"}))
+    record.append(RecordEntry(scene="a", status="done", outputs={"a.gpkg": {"sha256": "x"}}))
     with open(record.path, "a") as handle:  # a crash in the middle of a line
         handle.write('{"scene": "b", "sta')
     record.append(RecordEntry(scene="c", status="failed", error="boom"))
     entries = record.entries()
     assert [(e.scene, e.status) for e in entries] == [("a", "done"), ("c", "failed")]
-    assert record.last_done()["a"].outputs == {"a.gpkg": "x"}
+    assert record.last_done()["a"].outputs == {"a.gpkg": {"sha256": "x"}}
     assert record.known_scenes() == {"a", "c"}
 
 

@@ -40,3 +40,28 @@ def file_stat_key(path: Path) -> tuple[int, int]:
     """``(size, mtime_ns)``: a cheap key that says a file has not changed since."""
     stat = path.stat()
     return stat.st_size, stat.st_mtime_ns
+
+
+def file_facts(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """SHA-256, size and modification time of a written output.
+
+    Size and time let a later run check cheaply that an output is still the one that
+    was recorded; the digest lets anyone audit it.
+    """
+    stat = Path(path).stat()
+    return {"sha256": file_sha256(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def matches_facts(path: Path, facts: Mapping[str, Any], verify: bool = False) -> bool:
+    """Whether ``path`` is still the file described by :func:`file_facts`.
+
+    Compares size and modification time; with ``verify`` also re-reads the file and
+    compares its SHA-256.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if (stat.st_size, stat.st_mtime_ns) != (facts.get("size"), facts.get("mtime_ns")):
+        return False
+    return not verify or file_sha256(path) == facts.get("sha256")

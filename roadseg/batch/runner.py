@@ -38,7 +38,12 @@ from tqdm.auto import tqdm
 
 from roadseg import __version__
 from roadseg.batch.cluster import batch_client, plan_local_cluster, task_resources
-from roadseg.batch.fingerprint import file_sha256, file_stat_key, settings_fingerprint
+from roadseg.batch.fingerprint import (
+    file_sha256,
+    file_stat_key,
+    matches_facts,
+    settings_fingerprint,
+)
 from roadseg.batch.inputs import SceneInput
 from roadseg.batch.lock import BatchLock
 from roadseg.batch.record import (
@@ -163,14 +168,13 @@ def _resolve_model(model: str | None, device: str) -> tuple[str, Path, str]:
     return str(model), path, file_sha256(path)
 
 
-def _outputs_intact(out_dir: Path, outputs: Mapping[str, str]) -> bool:
+def _outputs_intact(out_dir: Path, outputs: Mapping[str, Any], verify: bool) -> bool:
     if not outputs:
         return False
-    for name, digest in outputs.items():
-        path = out_dir / name
-        if not path.is_file() or file_sha256(path) != digest:
-            return False
-    return True
+    return all(
+        isinstance(facts, Mapping) and matches_facts(out_dir / name, facts, verify)
+        for name, facts in outputs.items()
+    )
 
 
 def _clear_partials(out_dir: Path) -> None:
@@ -206,6 +210,7 @@ def run_batch(
     memory_limit: str | int = "auto",
     retries: int = 2,
     overwrite: bool = False,
+    verify: bool = False,
     spread_blocks: bool = False,
     process: SceneProcessor | None = None,
     progress: bool = False,
@@ -230,6 +235,8 @@ def run_batch(
         memory_limit: memory limit of each local worker (dask syntax, e.g. ``"4GB"``).
         retries: further attempts after a transient failure.
         overwrite: redo every scene, even those already done.
+        verify: before skipping a done scene, re-read its outputs and compare their
+            SHA-256 with the record (default: compare size and modification time).
         spread_blocks: run scenes one at a time, each scene's block graph spread over
             the cluster, instead of one scene per worker.
         process: the per-scene function run on workers; default
@@ -269,7 +276,7 @@ def run_batch(
             settings=settings_fingerprint(batch_settings(device, options, prob_cog)),
         )
         final: dict[str, RecordEntry] = {}
-        todo = _plan(scenes, ctx, options, device, prob_cog, overwrite, final)
+        todo = _plan(scenes, ctx, options, device, prob_cog, overwrite, verify, final)
         n_workers = None
         if todo:
             plan = None
@@ -305,6 +312,7 @@ def _plan(
     device: str,
     prob_cog: bool,
     overwrite: bool,
+    verify: bool,
     final: dict[str, RecordEntry],
 ) -> list[SceneTask]:
     entries = ctx.record.entries()
@@ -331,7 +339,7 @@ def _plan(
             and previous.input_sha256 == ctx.base[scene.name]["input_sha256"]
             and previous.model_sha256 == ctx.model_sha256
             and previous.settings == ctx.settings
-            and _outputs_intact(ctx.out_dir, previous.outputs)
+            and _outputs_intact(ctx.out_dir, previous.outputs, verify)
         ):
             entry = ctx.entry(
                 task,
@@ -484,15 +492,24 @@ def _attempt_entry(ctx: _Context, task: SceneTask, attempt: AttemptResult) -> Re
         status = RETRYING if attempt.retryable else FAILED
         return ctx.entry(task, status, error=attempt.error, **timing)
     outcome = attempt.outcome
-    missing = [p for p in outcome.outputs if not Path(p).is_file()]
-    if not outcome.outputs or missing:
-        what = f"{missing[0]} is missing" if missing else "no output was written"
+    outputs: dict[str, Any] = {}
+    problem = None if outcome.outputs else "no output was written"
+    for path in outcome.outputs:
+        facts = attempt.output_files.get(str(path))
+        if facts is None:
+            problem = f"{path} is missing"
+            break
+        if not matches_facts(Path(path), facts):
+            problem = (
+                f"{path} is not visible here as the worker wrote it (the workers and "
+                "this machine must share the output folder)"
+            )
+            break
+        outputs[os.path.relpath(Path(path).absolute(), ctx.out_dir)] = dict(facts)
+    if problem is not None:
         return ctx.entry(
-            task, FAILED, error=f"the scene finished but {what}; nothing recorded as done", **timing
+            task, FAILED, error=f"the scene finished but {problem}; not recorded as done", **timing
         )
-    outputs = {
-        os.path.relpath(Path(p).absolute(), ctx.out_dir): file_sha256(p) for p in outcome.outputs
-    }
     return ctx.entry(
         task,
         DONE,

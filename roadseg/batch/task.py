@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from roadseg.batch.fingerprint import file_facts
 from roadseg.errors import (
     CheckpointError,
     InputNotFoundError,
@@ -103,6 +104,7 @@ class AttemptResult:
     outcome: SceneOutcome | None = None
     error: str | None = None
     retryable: bool = False
+    output_files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     worker: str | None = None
     worker_peak_rss_mb: float | None = None
 
@@ -151,8 +153,11 @@ def execute_attempt(process: SceneProcessor, task: SceneTask) -> AttemptResult:
     outcome: SceneOutcome | None = None
     error: str | None = None
     retryable = False
+    output_files: dict[str, dict[str, Any]] = {}
     try:
         outcome = process(task)
+        # Checksums are taken here, on the worker, in parallel across the cluster.
+        output_files = {str(p): file_facts(p) for p in outcome.outputs if Path(p).is_file()}
     except Exception as exc:
         error = describe_error(exc)
         retryable = not isinstance(exc, PERMANENT_ERRORS)
@@ -165,6 +170,7 @@ def execute_attempt(process: SceneProcessor, task: SceneTask) -> AttemptResult:
         outcome=outcome,
         error=error,
         retryable=retryable,
+        output_files=output_files,
         worker=_worker_address(),
         worker_peak_rss_mb=peak_rss_mb(),
     )

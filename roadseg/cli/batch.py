@@ -61,6 +61,12 @@ from roadseg.cli.options import (
     "(for a few very large scenes); default: one scene per worker.",
 )
 @overwrite_option
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Before skipping a finished scene, re-read its outputs and check their SHA-256 "
+    "(default: check size and modification time).",
+)
 @click.option("--bands", callback=parse_int_list, help="Bands to use, 1-based, e.g. 1,2,3.")
 @click.option("--gsd", type=float, default=None, help="Declare/override the scene's GSD (m).")
 @click.option("--tile-size", type=int, default=None, help="Model tile size in pixels.")
@@ -87,6 +93,7 @@ def batch(
     prob_cog: bool,
     spread_blocks: bool,
     overwrite: bool,
+    verify: bool,
     bands: tuple[int, ...] | None,
     gsd: float | None,
     tile_size: int | None,
@@ -130,6 +137,7 @@ def batch(
         memory_limit=memory_limit,
         retries=retries,
         overwrite=overwrite,
+        verify=verify,
         spread_blocks=spread_blocks,
         progress=progress,
     )
