@@ -457,3 +457,47 @@ def test_spread_blocks_runs_scenes_from_the_driver_with_the_cluster_as_scheduler
     assert (
         _run(scene_dir, out, tiny_model, threads_client, spread_blocks=True).n_skipped == N_SCENES
     )
+
+
+def test_cli_takes_scenes_from_a_manifest_and_a_stac_item_collection(
+    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
+):
+    monkeypatch.setattr(runner, "process_with_run_scene", BrightnessProcessor())
+    (tmp_path / "list.txt").write_text("in/s0.tif\nin/s1.tif\n")
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "LC09-2026-12-01",
+        "geometry": None,
+        "properties": {"datetime": "2026-12-01T00:00:00Z"},
+        "links": [],
+        "assets": {"visual": {"href": "in/s3.tif"}},
+    }
+    (tmp_path / "search.json").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [item]})
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            "--manifest",
+            str(tmp_path / "list.txt"),
+            "--stac",
+            str(tmp_path / "search.json"),
+            "--stac-asset",
+            "visual",
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_model),
+            "--scheduler",
+            threads_client.scheduler.address,
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.gpkg")) == [
+        "LC09-2026-12-01.gpkg",
+        "s0.gpkg",
+        "s1.gpkg",
+    ]

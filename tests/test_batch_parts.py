@@ -23,7 +23,7 @@ from roadseg.batch import (
 )
 from roadseg.batch.fingerprint import file_sha256, settings_fingerprint
 from roadseg.batch.runner import batch_settings
-from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
+from roadseg.errors import DeviceError, InputNotFoundError, InvalidInputError, InvalidParameterError
 
 
 @pytest.fixture
@@ -215,3 +215,20 @@ def test_summary_table_lists_every_scene_and_the_totals(tmp_path: Path) -> None:
     assert "1.50" in lines[2] and "2.5" in lines[2]
     assert lines[4].startswith("c ") and lines[4].endswith("…")
     assert "3 scenes: 1 done, 1 skipped, 1 failed" in lines[-1]
+
+
+def test_local_cluster_is_sized_to_the_machine_and_the_scenes(monkeypatch) -> None:
+    import roadseg.batch.cluster as cluster
+
+    monkeypatch.setattr(cluster.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(cluster, "_cuda_count", lambda: 0)
+    plan = cluster.plan_local_cluster(100, device="auto")
+    assert (plan.n_workers, plan.torch_threads, plan.resources) == (8, 2, None)
+    assert cluster.plan_local_cluster(3, device="cpu").n_workers == 3
+    assert cluster.plan_local_cluster(100, workers=4, memory_limit="2GB").memory_limit == "2GB"
+    with pytest.raises(DeviceError, match="--device cpu"):
+        cluster.plan_local_cluster(5, device="cuda")
+    monkeypatch.setattr(cluster, "_cuda_count", lambda: 2)
+    gpu = cluster.plan_local_cluster(100, device="cuda")
+    assert (gpu.n_workers, gpu.torch_threads, gpu.resources) == (1, 16, {"GPU": 1})
+    assert cluster.task_resources("cuda") == {"GPU": 1} and cluster.task_resources("auto") is None

@@ -5,8 +5,9 @@ to the machine: one worker per two CPU cores (torch gets the two cores as intra-
 threads, so workers do not fight over cores), never more workers than scenes, and the
 machine's memory split between them as each worker's limit (dask pauses and restarts a
 worker that goes over it). With ``device="cuda"`` each local worker is given the
-resource ``GPU=1`` and there is one worker per visible GPU; on a real cluster, start GPU
-workers with ``dask worker ... --resources GPU=1`` (see ``pipelines/README.md``).
+resource ``GPU=1`` and there is one worker (a local cluster cannot pin workers to
+different GPUs); for several GPUs, start one worker per GPU with
+``dask worker ... --resources GPU=1`` (see ``pipelines/README.md``) and use ``--scheduler``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,16 @@ def plan_local_cluster(
             raise DeviceError(
                 f"device {device!r} needs CUDA, which is not available here; use --device cpu"
             )
-        n = workers or gpus
+        # A LocalCluster cannot pin each worker to its own GPU: one GPU worker by
+        # default; on a multi-GPU machine start one worker per GPU with
+        # pipelines/deploy/start-gpu-workers.sh (or dask-cuda) and pass --scheduler.
+        if gpus > 1 and workers is None:
+            log.info(
+                "%d GPUs found; the local cluster uses one. For all of them start one "
+                "worker per GPU (pipelines/deploy/start-gpu-workers.sh) and pass --scheduler",
+                gpus,
+            )
+        n = workers or 1
     else:
         n = workers or max(1, cpus // 2)
     n = max(1, min(n, max(n_scenes, 1)))

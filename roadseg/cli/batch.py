@@ -33,7 +33,7 @@ from roadseg.cli.options import (
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Local worker processes (default: one per two CPU cores, or one per GPU).",
+    help="Local worker processes (default: one per two CPU cores; one with CUDA).",
 )
 @click.option(
     "--memory-limit",
