@@ -22,6 +22,7 @@ import roadseg.batch.runner as runner
 from roadseg.batch import BatchLock, BatchLockedError, RunRecord, collect_scenes, run_batch
 from roadseg.batch.fingerprint import file_sha256
 from roadseg.cli.main import cli
+from roadseg.errors import InvalidParameterError
 
 N_SCENES = 4
 
@@ -501,3 +502,20 @@ def test_cli_takes_scenes_from_a_manifest_and_a_stac_item_collection(
         "s0.gpkg",
         "s1.gpkg",
     ]
+
+
+def test_without_a_vector_stage_the_default_asks_for_probability_rasters(
+    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
+):
+    import roadseg.batch.task as task
+
+    monkeypatch.setattr(runner, "vector_stage_available", lambda: False)
+    with pytest.raises(InvalidParameterError, match="--prob-cog"):
+        run_batch(
+            collect_scenes([str(scene_dir)]),
+            tmp_path / "out",
+            model=str(tiny_model),
+            scheduler=threads_client,
+            process=task.process_with_run_scene,
+        )
+    assert not (tmp_path / "out").exists()

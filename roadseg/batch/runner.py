@@ -37,6 +37,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from roadseg import __version__
+from roadseg.batch import task as task_module
 from roadseg.batch.cluster import batch_client, plan_local_cluster, task_resources
 from roadseg.batch.fingerprint import (
     file_sha256,
@@ -63,6 +64,7 @@ from roadseg.batch.task import (
     execute_attempt,
     process_with_run_scene,
     utc_now,
+    vector_stage_available,
 )
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.log import get_logger
@@ -258,11 +260,16 @@ def run_batch(
     out = Path(out_dir).absolute()
     if out.exists() and not out.is_dir():
         raise InvalidParameterError(f"{out}: --out-dir is a file; give a folder")
+    process = process or process_with_run_scene
+    if process is task_module.process_with_run_scene and not (prob_cog or vector_stage_available()):
+        raise InvalidParameterError(
+            "this roadseg has no vector stage yet, so no GeoPackage can be written; "
+            "pass --prob-cog to write the probability rasters"
+        )
     t0 = time.perf_counter()
     model_label, model_path, model_sha = _resolve_model(model, device)
     out.mkdir(parents=True, exist_ok=True)
     options = dict(run_options or {})
-    process = process or process_with_run_scene
     with BatchLock(out):
         _clear_partials(out)
         record = RunRecord(out)

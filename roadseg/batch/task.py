@@ -10,6 +10,7 @@ retrying can help.
 
 from __future__ import annotations
 
+import importlib.util
 import resource
 import sys
 import time
@@ -21,22 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from roadseg.batch.fingerprint import file_facts
-from roadseg.errors import (
-    CheckpointError,
-    InputNotFoundError,
-    InvalidInputError,
-    InvalidParameterError,
-    OutputExistsError,
-)
+from roadseg.errors import DeviceError, RoadsegError
 
-#: Errors that come out the same however often the scene is tried again.
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
-    InvalidInputError,
-    InputNotFoundError,
-    InvalidParameterError,
-    CheckpointError,
-    OutputExistsError,
-)
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether retrying cannot help: roadseg's own errors are about the input, the
+    options or the model, and come out the same every time (except a missing device,
+    which another worker may have)."""
+    return isinstance(exc, RoadsegError) and not isinstance(exc, DeviceError)
+
+
+def vector_stage_available() -> bool:
+    """Whether this roadseg can write road vectors (``roadseg.vector``)."""
+    return importlib.util.find_spec("roadseg.vector") is not None
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,7 @@ def describe_error(exc: BaseException) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     where = traceback.extract_tb(exc.__traceback__)
     origin = f" [at {Path(where[-1].filename).name}:{where[-1].lineno}]" if where else ""
-    if isinstance(exc, PERMANENT_ERRORS):
+    if is_permanent(exc):
         origin = ""
     return f"{type(exc).__name__}: {message}{origin}"
 
@@ -160,7 +158,7 @@ def execute_attempt(process: SceneProcessor, task: SceneTask) -> AttemptResult:
         output_files = {str(p): file_facts(p) for p in outcome.outputs if Path(p).is_file()}
     except Exception as exc:
         error = describe_error(exc)
-        retryable = not isinstance(exc, PERMANENT_ERRORS)
+        retryable = not is_permanent(exc)
     return AttemptResult(
         name=task.name,
         attempt=task.attempt,
@@ -181,13 +179,14 @@ def process_with_run_scene(task: SceneTask) -> SceneOutcome:
 
     Outputs are replaced (``overwrite=True``): the batch has already decided that this
     scene must be (re)done, and ``run_scene`` renames each output into place only once
-    it is complete.
+    it is complete. Without the vector stage only the probability raster is written.
     """
     from roadseg.pipeline import run_scene
 
+    vectors_wanted = vector_stage_available()
     result = run_scene(
         task.scene,
-        task.out,
+        task.out if vectors_wanted else None,
         prob_out=task.prob_out,
         model=task.model,
         device=task.device,
@@ -198,13 +197,13 @@ def process_with_run_scene(task: SceneTask) -> SceneOutcome:
     )
     prediction = result.prediction
     vectors = result.vectors
-    outputs = [task.prob_out] if task.prob_out is not None else []
+    outputs = [Path(task.prob_out)] if task.prob_out is not None else []
     if vectors is not None:
         outputs.append(Path(vectors.path))
     return SceneOutcome(
         outputs=tuple(outputs),
         n_roads=None if vectors is None else int(vectors.n_roads),
         total_length_m=None if vectors is None else float(vectors.total_length_m),
-        pixels=None if prediction is None else int(prediction.width) * int(prediction.height),
-        model_name=None if prediction is None else prediction.model_name,
+        pixels=int(prediction.width) * int(prediction.height),
+        model_name=prediction.model_name,
     )
