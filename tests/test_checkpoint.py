@@ -117,3 +117,20 @@ def test_metadata_is_plain_json_in_the_header(tmp_path: Path) -> None:
     record = json.loads(header["__metadata__"]["metadata"])
     assert record["gsd_m"] == 0.5
     assert read_metadata(path).band_names == ("red", "green", "blue", "nir")
+
+
+def test_default_weights_follow_device_and_fall_back(tmp_path, monkeypatch):
+    from roadseg.models import checkpoint
+
+    meta = ModelMetadata(architecture="resunet", arch_kwargs={"base_channels": 4})
+    model = build("resunet", base_channels=4)
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(InputNotFoundError, match="no shipped weights"):
+        checkpoint.default_weights_name(torch.device("cpu"))
+    save_checkpoint(model, meta, tmp_path / "resunet-lite.safetensors")
+    assert checkpoint.default_weights_name(torch.device("cpu")) == "resunet-lite"
+    # no full-width weights installed: a GPU falls back to the fast ones
+    assert checkpoint.default_weights_name(torch.device("cuda")) == "resunet-lite"
+    save_checkpoint(model, meta, tmp_path / "resunet.safetensors")
+    assert checkpoint.default_weights_name(torch.device("cuda")) == "resunet"
+    assert checkpoint.default_weights_name(torch.device("cpu")) == "resunet-lite"

@@ -22,6 +22,7 @@ from roadseg.log import configure_logging
 COMMANDS: dict[str, str] = {
     "batch": "roadseg.cli.batch:batch",
     "models": "roadseg.cli.models:models",
+    "run": "roadseg.cli.run:run",
 }
 
 

@@ -169,9 +169,30 @@ def load(
     return model.to(device), metadata
 
 
+#: Shipped weights preferred on each kind of device, best first. The full-width
+#: ``resunet`` is for GPUs; ``resunet-lite`` is a quarter of the filters and runs well
+#: on a laptop CPU (and on a GPU when the full model is not installed).
+DEFAULT_WEIGHTS: dict[str, tuple[str, ...]] = {
+    "cuda": ("resunet", "resunet-lite"),
+    "cpu": ("resunet-lite", "resunet"),
+}
+
+
 def default_weights_name(device: torch.device) -> str:
-    """The shipped weights ``roadseg run`` uses when no ``--model`` is given."""
-    return "resunet" if device.type == "cuda" else "resunet-lite"
+    """The shipped weights ``roadseg run`` uses when no ``--model`` is given.
+
+    Raises:
+        InputNotFoundError: no shipped weights are installed at all.
+    """
+    preferred = DEFAULT_WEIGHTS.get(device.type, DEFAULT_WEIGHTS["cpu"])
+    shipped = set(available_weights())
+    for name in preferred:
+        if name in shipped:
+            return name
+    raise InputNotFoundError(
+        f"no shipped weights in {WEIGHTS_DIR} (expected one of {', '.join(preferred)}); "
+        "reinstall roadseg or pass --model PATH to a checkpoint"
+    )
 
 
 def checkpoint_size_mb(path: str | os.PathLike[str]) -> float:

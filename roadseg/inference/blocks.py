@@ -1,0 +1,143 @@
+"""The three steps of a block — read, infer, blend — as plain picklable functions.
+
+They run as Dask tasks, possibly in other processes or on other machines, so they take
+small frozen descriptions (paths, windows, statistics) and return numpy arrays.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.errors import NotGeoreferencedWarning
+
+from roadseg.inference.grid import WorkingGrid
+from roadseg.inference.layout import Layout, weight_window
+from roadseg.inference.predictor import ModelSpec, predict_tiles
+from roadseg.inference.reader import WindowData, read_window
+from roadseg.raster.normalize import BandStats
+from roadseg.raster.scene import open_dataset
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """What a task needs to read the scene: its path, grid, bands and statistics."""
+
+    path: str
+    grid: WorkingGrid
+    bands: tuple[int, ...]
+    stats: BandStats
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """One block: the window its tiles read and the extent where they have weight.
+
+    Windows are ``(start, stop)`` pairs of working-grid pixels; ``read_*`` may run past
+    the grid (reflected), ``extent_*`` lies inside it. ``tile_rows`` and ``tile_cols``
+    are tile origins relative to the read window.
+    """
+
+    index: tuple[int, int]
+    read_rows: tuple[int, int]
+    read_cols: tuple[int, int]
+    extent_rows: tuple[int, int]
+    extent_cols: tuple[int, int]
+    tile_rows: tuple[int, ...]
+    tile_cols: tuple[int, ...]
+    tile_size: int
+    margin: int
+    ramp: int
+
+    @classmethod
+    def from_layout(cls, layout: Layout, index: tuple[int, int]) -> BlockJob:
+        bi, bj = index
+        read_rows = layout.rows.block_read(bi)
+        read_cols = layout.cols.block_read(bj)
+        return cls(
+            index=index,
+            read_rows=read_rows,
+            read_cols=read_cols,
+            extent_rows=layout.rows.block_extent(bi),
+            extent_cols=layout.cols.block_extent(bj),
+            tile_rows=tuple(
+                layout.rows.origin(k) - read_rows[0] for k in layout.rows.block_tiles(bi)
+            ),
+            tile_cols=tuple(
+                layout.cols.origin(k) - read_cols[0] for k in layout.cols.block_tiles(bj)
+            ),
+            tile_size=layout.tile_size,
+            margin=layout.rows.margin,
+            ramp=layout.rows.ramp,
+        )
+
+    @property
+    def origins(self) -> list[tuple[int, int]]:
+        return [(r, c) for r in self.tile_rows for c in self.tile_cols]
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """Weighted probability sums of a block over its extent.
+
+    Attributes:
+        index: the block.
+        rows, cols: the extent, working-grid pixels ``(start, stop)``.
+        weighted: sum over tiles of weight x probability, float32.
+        weight: sum of the weights, float32.
+        valid: where the scene has data.
+    """
+
+    index: tuple[int, int]
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+    weighted: np.ndarray
+    weight: np.ndarray
+    valid: np.ndarray
+
+
+def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
+    """Read the block's window (with its halo) as model input."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with open_dataset(scene.path) as src:
+            return read_window(
+                src, scene.grid, scene.bands, scene.stats, job.read_rows, job.read_cols
+            )
+
+
+def infer_block(model: ModelSpec, job: BlockJob, data: WindowData) -> np.ndarray:
+    """Probabilities of every tile of the block, ``(tiles, size, size)`` float32."""
+    size = job.tile_size
+    origins = job.origins
+    out = np.empty((len(origins), size, size), dtype=np.float32)
+    for start in range(0, len(origins), model.batch_size):
+        batch = origins[start : start + model.batch_size]
+        tiles = np.stack([data.image[:, r : r + size, c : c + size] for r, c in batch])
+        out[start : start + len(batch)] = predict_tiles(model, tiles)
+    return out
+
+
+def blend_block(job: BlockJob, data: WindowData, probs: np.ndarray) -> BlockResult:
+    """Add the block's tiles up with the weight window over the block's extent."""
+    weights = weight_window(job.tile_size, job.margin, job.ramp)
+    (r0, r1), (c0, c1) = job.extent_rows, job.extent_cols
+    weighted = np.zeros((r1 - r0, c1 - c0), dtype=np.float32)
+    weight = np.zeros_like(weighted)
+    size = job.tile_size
+    # Offsets of the extent inside the read window.
+    er, ec = r0 - job.read_rows[0], c0 - job.read_cols[0]
+    for prob, (tr, tc) in zip(probs, job.origins, strict=True):
+        # Intersection of the tile with the extent, in read-window coordinates.
+        ar, br = max(tr, er), min(tr + size, er + weighted.shape[0])
+        ac, bc = max(tc, ec), min(tc + size, ec + weighted.shape[1])
+        if br <= ar or bc <= ac:
+            continue
+        w = weights[ar - tr : br - tr, ac - tc : bc - tc]
+        weighted[ar - er : br - er, ac - ec : bc - ec] += (
+            w * prob[ar - tr : br - tr, ac - tc : bc - tc]
+        )
+        weight[ar - er : br - er, ac - ec : bc - ec] += w
+    valid = data.valid[er : er + weighted.shape[0], ec : ec + weighted.shape[1]]
+    return BlockResult(job.index, job.extent_rows, job.extent_cols, weighted, weight, valid.copy())

@@ -1,0 +1,231 @@
+"""``predict_scene``: a scene in, a georeferenced road-probability COG out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rasterio
+import torch
+from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning
+from tqdm.auto import tqdm
+
+from roadseg import __version__
+from roadseg.device import resolve_device
+from roadseg.errors import InvalidParameterError
+from roadseg.inference.blocks import BlockJob, SceneSpec
+from roadseg.inference.grid import working_grid
+from roadseg.inference.layout import Layout
+from roadseg.inference.predictor import ModelSpec, get_model
+from roadseg.inference.schedule import block_graph, check_scheduler, run_blocks
+from roadseg.inference.writer import ProbabilityWriter, write_cog
+from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
+from roadseg.log import get_logger
+from roadseg.models import default_weights_name, read_metadata, resolve_checkpoint
+from roadseg.raster import probability as P
+from roadseg.raster.normalize import scene_band_stats
+from roadseg.raster.scene import describe_scene, open_dataset
+
+log = get_logger(__name__)
+
+#: Defaults, chosen for CPUs: big enough tiles to amortise the overlap, small batches.
+DEFAULT_TILE_SIZE = 512
+DEFAULT_OVERLAP = 32
+DEFAULT_BATCH_SIZE = 2
+DEFAULT_BLOCK_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """What :func:`predict_scene` wrote.
+
+    Attributes:
+        path: the probability COG.
+        width, height: its size in pixels (the working grid).
+        crs: its CRS (``None`` for a plain image).
+        transform: its pixel-to-CRS transform.
+        gsd_m: its ground sample distance in metres.
+        model_name: the model's name (shipped name or checkpoint file name).
+        threshold: the model's decision threshold.
+        blocks: number of blocks computed.
+        tiles: number of tiles the model saw.
+        seconds: wall-clock time.
+        device: where the model ran (``cpu``, ``cuda``, or as asked of a cluster).
+    """
+
+    path: Path
+    width: int
+    height: int
+    crs: rasterio.crs.CRS | None
+    transform: Affine
+    gsd_m: float
+    model_name: str
+    threshold: float
+    blocks: int
+    tiles: int
+    seconds: float
+    device: str
+
+
+def _check_int(name: str, value: int, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def predict_scene(
+    scene: str | os.PathLike[str],
+    prob_out: str | os.PathLike[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    bands: tuple[int, ...] | list[int] | None = None,
+    gsd: float | None = None,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    overlap: int = DEFAULT_OVERLAP,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    tta: bool = False,
+    scheduler: Any = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> PredictionResult:
+    """Compute road probabilities for a scene and write them as a COG.
+
+    The scene is read block by block at the model's resolution, normalised with
+    statistics computed once for the whole scene, cut into overlapping tiles whose
+    predictions are blended with a smooth weight window, and written as each block
+    completes. See ``docs/run.md``.
+
+    Args:
+        scene: input raster (GeoTIFF or any GDAL format).
+        prob_out: output ``.tif``.
+        model: shipped weights name or checkpoint path; ``None`` picks the shipped
+            weights for the device.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        bands: 1-based bands in model order; ``None`` picks them.
+        gsd: the scene's ground sample distance in metres, overriding its own (needed
+            for plain images whose resolution differs from the model's).
+        tile_size: tile side in working-grid pixels.
+        overlap: pixels shared by neighbouring tiles (a quarter at each end is
+            discarded, the rest blended).
+        batch_size: tiles per forward pass.
+        block_size: approximate block side in pixels (rounded to whole tiles).
+        tta: average the four flips of each tile.
+        scheduler: ``None`` (local), a ``tcp://`` address or a ``distributed.Client``.
+        overwrite: replace an existing ``prob_out``.
+        progress: show a progress bar over blocks.
+
+    Raises:
+        InputNotFoundError, InvalidInputError, InvalidParameterError,
+        OutputExistsError, CheckpointError, DeviceError.
+    """
+    started = time.perf_counter()
+    _check_int("tile size", tile_size, 16)
+    _check_int("overlap", overlap, 0)
+    _check_int("batch size", batch_size, 1)
+    _check_int("block size", block_size, 1)
+    check_scheduler(scheduler)
+    target = check_output_path(prob_out, overwrite)
+    distributed = scheduler is not None
+    if distributed:
+        # Each worker resolves the device itself; only the default weights depend on it.
+        device_name = device.strip().lower()
+        model_device = (
+            resolve_device("auto")
+            if device_name == "auto"
+            else torch.device("cuda" if device_name.startswith("cuda") else "cpu")
+        )
+    else:
+        model_device = resolve_device(device)
+        device_name = str(model_device)
+    checkpoint = resolve_checkpoint(
+        model if model is not None else default_weights_name(model_device)
+    )
+    meta = read_metadata(checkpoint)
+    info = describe_scene(
+        scene, in_channels=meta.in_channels, bands=bands, gsd=gsd, default_gsd=meta.gsd_m
+    )
+    grid = working_grid(info, meta.gsd_m)
+    layout = Layout.create(
+        grid.width, grid.height, tile_size=tile_size, overlap=overlap, block_size=block_size
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with open_dataset(scene) as src:
+            stats = scene_band_stats(src, info.bands, meta.normalization)
+    model_name = meta.name or Path(checkpoint).stem
+    log.info(
+        "%s: %dx%d px at %.3g m -> %dx%d px at %.3g m; %d tiles of %d px in %d blocks; "
+        "model %s on %s",
+        info.path.name,
+        info.width,
+        info.height,
+        info.gsd_m,
+        grid.width,
+        grid.height,
+        grid.gsd_m,
+        layout.n_tiles,
+        tile_size,
+        layout.n_blocks,
+        model_name,
+        device_name,
+    )
+    spec = SceneSpec(str(Path(scene).resolve()), grid, info.bands, stats)
+    model_spec = ModelSpec(str(Path(checkpoint).resolve()), device_name, batch_size, tta)
+    if not distributed:
+        get_model(model_spec.checkpoint, model_spec.device)  # load once, fail early
+    gpu = distributed and device_name.startswith("cuda")
+    graphs = (
+        block_graph(spec, model_spec, BlockJob.from_layout(layout, index), gpu)
+        for index in layout.blocks()
+    )
+    tags = {
+        P.TAG_MODEL: model_name,
+        P.TAG_THRESHOLD: f"{meta.threshold:g}",
+        P.TAG_GSD: f"{grid.gsd_m:.6g}",
+        P.TAG_VERSION: __version__,
+        P.TAG_SOURCE: info.path.name,
+    }
+    with atomic_output(target, overwrite=overwrite) as final_tmp:
+        raw = temporary_sibling(final_tmp)
+        try:
+            with (
+                ProbabilityWriter(raw, grid, layout, tags) as writer,
+                tqdm(
+                    total=layout.n_blocks, unit="block", disable=not progress, desc="roadseg run"
+                ) as bar,
+            ):
+
+                def on_result(result: Any) -> None:
+                    writer.add(result)
+                    bar.update(1)
+
+                blocks = run_blocks(graphs, scheduler, on_result)
+            write_cog(raw, final_tmp)
+        finally:
+            for leftover in (raw, raw.with_name(raw.name + ".aux.xml")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+    seconds = time.perf_counter() - started
+    log.info("wrote %s in %.1f s", target, seconds)
+    return PredictionResult(
+        path=target,
+        width=grid.width,
+        height=grid.height,
+        crs=grid.crs,
+        transform=grid.transform,
+        gsd_m=grid.gsd_m,
+        model_name=model_name,
+        threshold=float(meta.threshold),
+        blocks=blocks,
+        tiles=layout.n_tiles,
+        seconds=seconds,
+        device=device_name,
+    )

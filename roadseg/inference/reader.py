@@ -1,0 +1,85 @@
+"""Reading windows of the working grid from a scene: resampled, normalised, masked.
+
+A window may run past the scene's edges; those pixels are mirror images of the scene
+(reflection without repeating the edge pixel), so the model sees plausible imagery
+rather than a black border. The reflection is computed on global pixel indexes, so a
+window reads exactly the same values whichever block asks for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from roadseg.inference.grid import WorkingGrid
+from roadseg.raster.normalize import BandStats, normalize
+
+#: Model input given to pixels without data (mid-range of the stretched values).
+NODATA_FILL = 0.5
+
+
+def reflect_indices(start: int, stop: int, size: int) -> np.ndarray:
+    """Indexes in ``[0, size)`` of the pixels ``start..stop-1`` of an axis mirrored at
+    both ends (``... 2 1 | 0 1 2 ... n-1 | n-2 ...``)."""
+    idx = np.arange(start, stop)
+    if size == 1:
+        return np.zeros_like(idx)
+    period = 2 * (size - 1)
+    idx = np.mod(idx, period)
+    return np.where(idx >= size, period - idx, idx)
+
+
+@dataclass(frozen=True)
+class WindowData:
+    """Model input for a working-grid window and where the scene has data.
+
+    Attributes:
+        image: ``(bands, height, width)`` float32 in [0, 1].
+        valid: ``(height, width)`` boolean, False where the scene has no data.
+    """
+
+    image: np.ndarray
+    valid: np.ndarray
+
+
+def read_window(
+    src: rasterio.io.DatasetReader,
+    grid: WorkingGrid,
+    bands: tuple[int, ...],
+    stats: BandStats,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+) -> WindowData:
+    """Read working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be outside)."""
+    ridx = reflect_indices(*rows, grid.height)
+    cidx = reflect_indices(*cols, grid.width)
+    r_lo, r_hi = int(ridx.min()), int(ridx.max()) + 1
+    c_lo, c_hi = int(cidx.min()), int(cidx.max()) + 1
+    window = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
+    shape = (r_hi - r_lo, c_hi - c_lo)
+    if grid.resampled:
+        scene_window = grid.scene_window(window)
+        data = src.read(
+            list(bands),
+            window=scene_window,
+            out_shape=(len(bands), *shape),
+            resampling=Resampling.bilinear,
+        )
+        mask = src.dataset_mask(window=scene_window, out_shape=shape, resampling=Resampling.nearest)
+    else:
+        data = src.read(list(bands), window=window)
+        mask = src.dataset_mask(window=window)
+    valid = mask > 0
+    if data.dtype.kind == "f":
+        valid &= np.isfinite(data).all(axis=0)
+    image = normalize(data, stats)
+    image[:, ~valid] = NODATA_FILL
+    sel_r = ridx - r_lo
+    sel_c = cidx - c_lo
+    image = image[:, sel_r[:, None], sel_c[None, :]]
+    valid = valid[sel_r[:, None], sel_c[None, :]]
+    return WindowData(np.ascontiguousarray(image), np.ascontiguousarray(valid))

@@ -1,0 +1,142 @@
+"""Writing probabilities block by block, then turning them into a Cloud-Optimised GeoTIFF.
+
+Blocks arrive in any order. A block's extent is cut into cells (see
+:mod:`roadseg.inference.layout`); a cell owned by one block is written at once, a cell
+shared with neighbours waits in memory (a thin strip) until every block that covers it
+has reported. Cells go to an uncompressed tiled GeoTIFF (cheap random-access writes);
+:func:`write_cog` then copies it into a deflate-compressed COG with overviews.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.shutil import copy as rio_copy
+from rasterio.windows import Window
+
+from roadseg.inference.blocks import BlockResult
+from roadseg.inference.grid import WorkingGrid
+from roadseg.inference.layout import Layout, Segment
+from roadseg.raster.probability import PROB_NODATA, PROB_SCALE, encode_probability
+
+#: Internal tile size of the output.
+OUTPUT_BLOCKSIZE = 512
+
+
+@dataclass
+class _Pending:
+    weighted: np.ndarray
+    weight: np.ndarray
+    valid: np.ndarray
+    seen: int = 0
+
+
+@dataclass
+class ProbabilityWriter:
+    """Accumulates :class:`~roadseg.inference.blocks.BlockResult` cells into a GeoTIFF."""
+
+    path: Path
+    grid: WorkingGrid
+    layout: Layout
+    tags: dict[str, str]
+    _pending: dict[tuple[int, int], _Pending] = field(default_factory=dict)
+    _dst: rasterio.io.DatasetWriter | None = None
+
+    def __enter__(self) -> ProbabilityWriter:
+        self._dst = rasterio.open(
+            self.path,
+            "w",
+            driver="GTiff",
+            width=self.grid.width,
+            height=self.grid.height,
+            count=1,
+            dtype="uint8",
+            crs=self.grid.crs,
+            transform=self.grid.transform,
+            nodata=PROB_NODATA,
+            tiled=True,
+            blockxsize=OUTPUT_BLOCKSIZE,
+            blockysize=OUTPUT_BLOCKSIZE,
+            BIGTIFF="IF_SAFER",
+        )
+        self._dst.update_tags(**self.tags)
+        self._dst.scales = (PROB_SCALE,)
+        self._dst.offsets = (0.0,)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._dst is not None:
+            self._dst.close()
+            self._dst = None
+
+    @property
+    def pending_cells(self) -> int:
+        return len(self._pending)
+
+    def add(self, result: BlockResult) -> None:
+        """Add one block's result; write every cell it completes."""
+        bi, bj = result.index
+        r0, c0 = result.rows[0], result.cols[0]
+        for i, rseg in enumerate(self.layout.rows.segments):
+            if bi not in rseg.blocks:
+                continue
+            for j, cseg in enumerate(self.layout.cols.segments):
+                if bj not in cseg.blocks:
+                    continue
+                rs = slice(rseg.start - r0, rseg.stop - r0)
+                cs = slice(cseg.start - c0, cseg.stop - c0)
+                self._add_cell((i, j), rseg, cseg, result, rs, cs)
+
+    def _add_cell(
+        self,
+        key: tuple[int, int],
+        rseg: Segment,
+        cseg: Segment,
+        result: BlockResult,
+        rs: slice,
+        cs: slice,
+    ) -> None:
+        weighted = result.weighted[rs, cs]
+        weight = result.weight[rs, cs]
+        expected = len(rseg.blocks) * len(cseg.blocks)
+        if expected > 1:
+            cell = self._pending.get(key)
+            if cell is None:
+                cell = _Pending(weighted.copy(), weight.copy(), result.valid[rs, cs].copy())
+                self._pending[key] = cell
+            else:
+                cell.weighted += weighted
+                cell.weight += weight
+            cell.seen += 1
+            if cell.seen < expected:
+                return
+            del self._pending[key]
+            weighted, weight, valid = cell.weighted, cell.weight, cell.valid
+        else:
+            valid = result.valid[rs, cs]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prob = weighted / weight
+        stored = encode_probability(prob, valid & (weight > 0))
+        window = Window(cseg.start, rseg.start, cseg.stop - cseg.start, rseg.stop - rseg.start)
+        assert self._dst is not None, "use the writer as a context manager"
+        self._dst.write(stored, 1, window=window)
+
+
+def write_cog(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Copy a GeoTIFF into a deflate-compressed Cloud-Optimised GeoTIFF with overviews."""
+    rio_copy(
+        str(source),
+        str(target),
+        driver="COG",
+        COMPRESS="DEFLATE",
+        PREDICTOR="2",
+        BLOCKSIZE=str(OUTPUT_BLOCKSIZE),
+        OVERVIEWS="AUTO",
+        OVERVIEW_RESAMPLING="AVERAGE",
+        BIGTIFF="IF_SAFER",
+        NUM_THREADS="ALL_CPUS",
+    )
