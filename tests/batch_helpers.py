@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,17 +150,20 @@ class BrightnessProcessor:
             )
 
 
-def main() -> None:
-    """``python batch_helpers.py SLEEP ARGS...``: the batch CLI with BrightnessProcessor."""
-    # Import this file under its module name, so workers can unpickle the processor.
-    from batch_helpers import BrightnessProcessor as Processor
+@dataclass(frozen=True)
+class KillDuringRunScene:
+    """The real ``run_scene``, except that the worker running ``scene`` is killed
+    ``after_s`` seconds into it, the first time only (a marker file remembers)."""
 
-    import roadseg.batch.runner as runner
-    from roadseg.cli.main import cli
+    scene: str
+    marker_dir: str
+    after_s: float = 0.3
 
-    runner.process_with_run_scene = Processor(sleep=float(sys.argv[1]))
-    cli.main(sys.argv[2:], prog_name="roadseg")
+    def __call__(self, task: SceneTask) -> SceneOutcome:
+        from roadseg.batch.task import process_with_run_scene
 
-
-if __name__ == "__main__":
-    main()
+        marker = Path(self.marker_dir) / f"killed-{task.name}"
+        if task.name == self.scene and not marker.exists():
+            marker.touch()
+            threading.Timer(self.after_s, os.kill, (os.getpid(), signal.SIGKILL)).start()
+        return process_with_run_scene(task)

@@ -301,6 +301,8 @@ def run_batch(
                 _run_tasks(
                     client, todo, ctx, process, retries, device, spread_blocks, progress, final
                 )
+            # A worker killed in the middle of a scene leaves its temporary file.
+            _clear_partials(out)
         entries = tuple(final[s.name] for s in scenes)
     return BatchSummary(
         out_dir=out,
