@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args()
     configure_logging(-1)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         root = Path(tmp)
         scenes_dir = root / "scenes"
@@ -122,8 +123,12 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "model": f"resunet base_channels={args.base_channels} (CPU)",
         "scenes": f"{args.scenes} x {args.size}x{args.size} px, 3-band uint8",
+        "load_average_1min": f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
     }
-    print(f"# batch throughput: {header['scenes']}; {header['model']}; {header['machine']}\n")
+    print(
+        f"# batch throughput: {header['scenes']}; {header['model']}; {header['machine']}; "
+        f"load average {header['load_average_1min']}\n"
+    )
     print(
         "| workers | total s | scenes/min (total) | Mpx/s (total) | window s | "
         "scenes/min (window) | Mpx/s (window) | mean s/scene | peak RSS per worker (MB) |"
