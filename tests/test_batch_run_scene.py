@@ -214,3 +214,24 @@ def test_a_killed_batch_process_resumes_where_it_stopped(scene_dir, tmp_path, ti
     for i in range(4):
         assert _prob(out / f"s{i}.prob.tif")[0].shape == (SIZE, SIZE)
     assert not list(out.glob(".*partial*")) and not (out / ".roadseg-batch.lock").exists()
+
+
+def test_spread_blocks_gives_the_same_rasters_as_one_scene_per_worker(
+    scene_dir, tmp_path, tiny_model, process_cluster
+):
+    common = dict(
+        model=str(tiny_model),
+        device="cpu",
+        prob_cog=True,
+        run_options={"tile_size": 64, "overlap": 8, "block_size": 48},
+        scheduler=process_cluster.scheduler_address,
+    )
+    scenes = collect_scenes([str(scene_dir / "s0.tif"), str(scene_dir / "s2.tif")])
+    spread = run_batch(scenes, tmp_path / "spread", spread_blocks=True, **common)
+    per_scene = run_batch(scenes, tmp_path / "per-scene", **common)
+    assert spread.n_done == per_scene.n_done == 2
+    for name in ("s0", "s2"):
+        np.testing.assert_array_equal(
+            _prob(tmp_path / "spread" / f"{name}.prob.tif")[0],
+            _prob(tmp_path / "per-scene" / f"{name}.prob.tif")[0],
+        )
