@@ -155,7 +155,12 @@ def scene_outputs(out_dir: Path, name: str, prob_cog: bool) -> tuple[Path, Path 
     )
 
 
-def _resolve_model(model: str | None, device: str) -> tuple[str, Path, str]:
+def _resolve_model(model: str | None, device: str) -> tuple[str, str, str]:
+    """``(label, what workers load, SHA-256 of the checkpoint file)``.
+
+    A checkpoint file is passed to workers as an absolute path; shipped weights by name,
+    so that each worker loads them from its own installation.
+    """
     import torch
 
     from roadseg.device import resolve_device
@@ -167,7 +172,8 @@ def _resolve_model(model: str | None, device: str) -> tuple[str, Path, str]:
             resolve_device("auto") if kind == "auto" else torch.device(kind)
         )
     path = resolve_checkpoint(model).absolute()
-    return str(model), path, file_sha256(path)
+    for_workers = str(path) if Path(model).is_file() else str(model)
+    return str(model), for_workers, file_sha256(path)
 
 
 def _outputs_intact(out_dir: Path, outputs: Mapping[str, Any], verify: bool) -> bool:
@@ -278,7 +284,7 @@ def run_batch(
             record=record,
             batch_id=uuid.uuid4().hex[:12],
             model=model_label,
-            model_path=str(model_path),
+            model_path=model_path,
             model_sha256=model_sha,
             settings=settings_fingerprint(batch_settings(device, options, prob_cog)),
         )
