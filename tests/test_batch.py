@@ -451,3 +451,26 @@ def test_without_a_vector_stage_the_default_asks_for_probability_rasters(
             process=task.process_with_run_scene,
         )
     assert not (tmp_path / "out").exists()
+
+
+def test_default_model_is_the_shipped_weights_for_the_device(
+    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
+):
+    import shutil
+
+    import roadseg.models.checkpoint as checkpoint
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(tiny_model, weights / "resunet-lite.safetensors")
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", weights)
+    summary = run_batch(
+        collect_scenes([str(scene_dir / "s0.tif")]),
+        tmp_path / "out",
+        device="cpu",
+        scheduler=threads_client,
+        process=BrightnessProcessor(),
+    )
+    entry = summary.entries[0]
+    assert entry.status == "done" and entry.model == "resunet-lite"
+    assert entry.model_sha256 == file_sha256(tiny_model)
