@@ -450,6 +450,15 @@ def test_without_a_vector_stage_the_default_asks_for_probability_rasters(
             scheduler=threads_client,
             process=task.process_with_run_scene,
         )
+    with pytest.raises(InvalidParameterError, match="--threshold"):
+        run_batch(
+            collect_scenes([str(scene_dir)]),
+            tmp_path / "out",
+            model=str(tiny_model),
+            prob_cog=True,
+            run_options={"threshold": 0.4},
+            scheduler=threads_client,
+        )
     assert not (tmp_path / "out").exists()
 
 

@@ -267,15 +267,21 @@ def run_batch(
     if out.exists() and not out.is_dir():
         raise InvalidParameterError(f"{out}: --out-dir is a file; give a folder")
     process = process or process_with_run_scene
-    if process is task_module.process_with_run_scene and not (prob_cog or vector_stage_available()):
-        raise InvalidParameterError(
-            "this roadseg has no vector stage yet, so no GeoPackage can be written; "
-            "pass --prob-cog to write the probability rasters"
-        )
+    options = dict(run_options or {})
+    if process is task_module.process_with_run_scene and not vector_stage_available():
+        if not prob_cog:
+            raise InvalidParameterError(
+                "this roadseg has no vector stage yet, so no GeoPackage can be written; "
+                "pass --prob-cog to write the probability rasters"
+            )
+        if options.get("threshold") is not None or options.get("vector_options"):
+            raise InvalidParameterError(
+                "--threshold applies to the road vectors, and this roadseg has no vector "
+                "stage yet; leave it out"
+            )
     t0 = time.perf_counter()
     model_label, model_path, model_sha = _resolve_model(model, device)
     out.mkdir(parents=True, exist_ok=True)
-    options = dict(run_options or {})
     with BatchLock(out):
         _clear_partials(out)
         record = RunRecord(out)

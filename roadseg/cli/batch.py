@@ -7,9 +7,14 @@ import click
 from roadseg.cli.options import (
     device_option,
     model_option,
-    overwrite_option,
     parse_int_list,
     scheduler_option,
+)
+from roadseg.inference import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE_SIZE,
 )
 
 
@@ -60,23 +65,73 @@ from roadseg.cli.options import (
     help="Run scenes one at a time with each scene's blocks spread over the cluster "
     "(for a few very large scenes); default: one scene per worker.",
 )
-@overwrite_option
+@click.option(
+    "--overwrite/--no-overwrite",
+    default=False,
+    show_default=True,
+    help="Redo every scene, replacing its outputs, even scenes already done. Without it "
+    "done scenes are skipped and a file no batch wrote is never replaced.",
+)
 @click.option(
     "--verify",
     is_flag=True,
     help="Before skipping a finished scene, re-read its outputs and check their SHA-256 "
     "(default: check size and modification time).",
 )
-@click.option("--bands", callback=parse_int_list, help="Bands to use, 1-based, e.g. 1,2,3.")
-@click.option("--gsd", type=float, default=None, help="Declare/override the scene's GSD (m).")
-@click.option("--tile-size", type=int, default=None, help="Model tile size in pixels.")
-@click.option("--overlap", type=int, default=None, help="Tile overlap in pixels.")
-@click.option("--batch-size", type=int, default=None, help="Tiles per model call.")
-@click.option("--block-size", type=int, default=None, help="Pixels per side of a dask block.")
 @click.option(
-    "--tta/--no-tta", default=False, show_default=True, help="Flip test-time augmentation."
+    "--bands",
+    callback=parse_int_list,
+    default=None,
+    metavar="1,2,3",
+    help="Bands fed to the model, 1-based, in model order. Default: the colour bands.",
 )
-@click.option("--threshold", type=float, default=None, help="Road probability threshold.")
+@click.option(
+    "--gsd",
+    type=float,
+    default=None,
+    metavar="METRES",
+    help="Scene resolution in metres per pixel, overriding the files'.",
+)
+@click.option(
+    "--tile-size",
+    type=click.IntRange(min=16),
+    default=DEFAULT_TILE_SIZE,
+    show_default=True,
+    help="Tile side in pixels.",
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=0),
+    default=DEFAULT_OVERLAP,
+    show_default=True,
+    help="Pixels shared by neighbouring tiles and blended.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Tiles per forward pass (speed only: changing it does not redo scenes).",
+)
+@click.option(
+    "--block-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BLOCK_SIZE,
+    show_default=True,
+    help="Side of the blocks a scene is processed in, pixels (speed and memory only).",
+)
+@click.option(
+    "--tta/--no-tta",
+    default=False,
+    show_default=True,
+    help="Average the predictions of the four flips of each tile.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Road probability threshold for the vectors. Default: the model's.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar.")
 def batch(
     inputs: tuple[str, ...],
@@ -96,10 +151,10 @@ def batch(
     verify: bool,
     bands: tuple[int, ...] | None,
     gsd: float | None,
-    tile_size: int | None,
-    overlap: int | None,
-    batch_size: int | None,
-    block_size: int | None,
+    tile_size: int,
+    overlap: int,
+    batch_size: int,
+    block_size: int,
     tta: bool,
     threshold: float | None,
     progress: bool,
@@ -122,7 +177,7 @@ def batch(
         "overlap": overlap,
         "batch_size": batch_size,
         "block_size": block_size,
-        "tta": tta or None,
+        "tta": tta,
         "threshold": threshold,
     }
     summary = run_batch(
