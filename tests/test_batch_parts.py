@@ -232,3 +232,12 @@ def test_local_cluster_is_sized_to_the_machine_and_the_scenes(monkeypatch) -> No
     gpu = cluster.plan_local_cluster(100, device="cuda")
     assert (gpu.n_workers, gpu.torch_threads, gpu.resources) == (1, 16, {"GPU": 1})
     assert cluster.task_resources("cuda") == {"GPU": 1} and cluster.task_resources("auto") is None
+
+
+def test_scene_names_are_safe_file_stems() -> None:
+    from roadseg.batch.inputs import safe_name
+
+    assert safe_name("S2A_MSIL2A_20261201") == "S2A_MSIL2A_20261201"
+    assert safe_name("tile:31/U v2") == "tile_31_U_v2"
+    assert safe_name("../x") == "_x"
+    assert safe_name("") == "scene"

@@ -220,3 +220,44 @@ def test_deploy_scripts_start_a_cluster_that_runs_a_batch(tmp_path, tiny_model, 
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def test_nightly_on_a_stac_item_collection(incoming, tmp_path, tiny_model, scheduler_address):
+    import json
+
+    items = [
+        {
+            "type": "Feature",
+            "stac_version": "1.0.0",
+            "id": item_id,
+            "geometry": None,
+            "properties": {"datetime": "2026-12-01T00:00:00Z"},
+            "links": [],
+            "assets": {"visual": {"href": href}},
+        }
+        for item_id, href in (
+            ("S2A-2026-12-01", "incoming/a.tif"),
+            ("tile:31/U", "incoming/sub/c.tif"),
+        )
+    ]
+    search = tmp_path / "search.json"
+    search.write_text(json.dumps({"type": "FeatureCollection", "features": items}))
+    code = nightly.main(
+        [
+            "--stac",
+            str(search),
+            "--stac-asset",
+            "visual",
+            "--out-dir",
+            str(tmp_path / "roads"),
+            "--model",
+            str(tiny_model),
+            "--scheduler",
+            scheduler_address,
+        ]
+    )
+    assert code == nightly.EXIT_OK
+    assert sorted(p.name for p in (tmp_path / "roads").iterdir() if p.suffix == ".gpkg") == [
+        "S2A-2026-12-01.gpkg",
+        "tile_31_U.gpkg",
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,10 +175,18 @@ def collect_scenes(
     return scenes
 
 
+def safe_name(name: str) -> str:
+    """A scene name usable as a file stem: characters other than letters, digits,
+    ``.``, ``_`` and ``-`` (such as the ``/`` or ``:`` of some STAC ids) become ``_``."""
+    cleaned = re.sub(r"[^\w.-]", "_", name).lstrip(".")
+    return cleaned or "scene"
+
+
 def _unique(named: Iterable[tuple[str, Path]]) -> list[SceneInput]:
     by_path: dict[Path, SceneInput] = {}
     by_name: dict[str, Path] = {}
-    for name, path in named:
+    for raw_name, path in named:
+        name = safe_name(raw_name)
         path = path.expanduser().absolute()
         if path in by_path:
             continue
