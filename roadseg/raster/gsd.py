@@ -27,9 +27,9 @@ def ground_sample_distance(
     px_w = math.hypot(transform.a, transform.d)
     px_h = math.hypot(transform.b, transform.e)
     if crs.is_geographic:
-        cx, cy = transform * (width / 2, height / 2)
-        ex, ey = transform * (width / 2 + 1, height / 2)
-        sx, sy = transform * (width / 2, height / 2 + 1)
+        cx, cy = transform @ (width / 2, height / 2)
+        ex, ey = transform @ (width / 2 + 1, height / 2)
+        sx, sy = transform @ (width / 2, height / 2 + 1)
         gx = _WGS84.inv(cx, cy, ex, ey)[2]
         gy = _WGS84.inv(cx, cy, sx, sy)[2]
         return float((gx + gy) / 2)
