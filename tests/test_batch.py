@@ -483,3 +483,20 @@ def test_default_model_is_the_shipped_weights_for_the_device(
     entry = summary.entries[0]
     assert entry.status == "done" and entry.model == "resunet-lite"
     assert entry.model_sha256 == file_sha256(tiny_model)
+
+
+def test_a_scene_missing_from_a_manifest_is_recorded_failed(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("in/s0.tif\nin/deleted.tif\nin/s1.tif\n")
+    summary = run_batch(
+        collect_scenes(manifest=manifest),
+        tmp_path / "out",
+        model=str(tiny_model),
+        scheduler=threads_client,
+        process=BrightnessProcessor(),
+    )
+    assert [e.status for e in summary.entries] == ["done", "failed", "done"]
+    assert summary.entries[1].error.startswith("InputNotFoundError: ")
+    assert "deleted.tif" in summary.entries[1].error

@@ -49,11 +49,10 @@ def test_manifest_paths_are_relative_to_the_manifest(scene_dir: Path, tmp_path: 
     assert [s.name for s in scenes] == ["c", "a"]
 
 
-def test_manifest_naming_a_missing_scene_is_an_error(tmp_path: Path) -> None:
+def test_a_missing_scene_in_a_manifest_is_kept_for_the_batch_to_record(tmp_path: Path) -> None:
     manifest = tmp_path / "list.txt"
     manifest.write_text("gone.tif\n")
-    with pytest.raises(InputNotFoundError, match=r"gone\.tif"):
-        collect_scenes(manifest=manifest)
+    assert [s.name for s in collect_scenes(manifest=manifest)] == ["gone"]
 
 
 def test_no_scenes_and_missing_paths_are_clear_errors(tmp_path: Path) -> None:

@@ -152,10 +152,13 @@ def collect_scenes(
         stac: a STAC ItemCollection file; scenes are named by item id.
         stac_asset: the asset key to use from each STAC item.
 
+    A scene listed in a manifest or a STAC file that does not exist is kept (with a
+    warning): the batch records it as failed and goes on with the others.
+
     Raises:
         InvalidParameterError: no scene was given at all, or two different scenes
             would write outputs of the same name.
-        InputNotFoundError: an input path does not exist.
+        InputNotFoundError: a file, folder or pattern given in ``inputs`` does not exist.
     """
     named: list[tuple[str, Path]] = []
     for item in inputs:
@@ -171,7 +174,8 @@ def collect_scenes(
         )
     for scene in scenes:
         if not scene.path.is_file():
-            raise InputNotFoundError(f"{scene.path}: scene {scene.name!r} does not exist")
+            # Recorded as failed by the batch, which goes on with the others.
+            log.warning("%s: scene %r does not exist", scene.path, scene.name)
     return scenes
 
 

@@ -342,7 +342,6 @@ def _plan(
     known = {e.scene for e in entries}
     todo = []
     for scene in scenes:
-        ctx.base[scene.name] = _input_facts(scene, by_input)
         out, prob_out = scene_outputs(ctx.out_dir, scene.name, prob_cog)
         task = SceneTask(
             name=scene.name,
@@ -353,6 +352,19 @@ def _plan(
             device=device,
             run_options=dict(options),
         )
+        try:
+            ctx.base[scene.name] = _input_facts(scene, by_input)
+        except OSError as exc:
+            entry = ctx.entry(
+                task,
+                FAILED,
+                attempt=0,
+                error=f"InputNotFoundError: {scene.path}: cannot read the scene "
+                f"({exc.strerror or exc})",
+            )
+            ctx.record.append(entry)
+            final[scene.name] = entry
+            continue
         previous = last_done.get(scene.name)
         if (
             not overwrite
