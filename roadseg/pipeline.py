@@ -11,7 +11,6 @@ from typing import Any
 
 from roadseg.errors import InvalidParameterError, RoadsegError
 from roadseg.inference import (
-    DEFAULT_BATCH_SIZE,
     DEFAULT_BLOCK_SIZE,
     DEFAULT_OVERLAP,
     DEFAULT_TILE_SIZE,
@@ -60,7 +59,7 @@ def run_scene(
     gsd: float | None = None,
     tile_size: int = DEFAULT_TILE_SIZE,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
     tta: bool = False,
     scheduler: Any = None,

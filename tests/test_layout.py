@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from roadseg.errors import InvalidParameterError
-from roadseg.inference.layout import AxisLayout, Layout, split_overlap
+from roadseg.inference.layout import AxisLayout, Layout, fit_tile, split_overlap
 
 
 @pytest.mark.parametrize("size", [1, 7, 64, 100, 433, 1000, 2049])
@@ -42,9 +42,28 @@ def test_tile_weights_sum_to_one_and_segments_tile_the_axis(
 def test_overlap_is_split_into_discarded_margin_and_ramp() -> None:
     assert split_overlap(32) == (8, 16)
     assert split_overlap(0) == (0, 0)
-    layout = Layout.create(1000, 800, tile_size=512, overlap=32, block_size=2048)
-    assert layout.rows.stride == 480
-    assert layout.rows.tiles_per_block == 4
+    layout = Layout.create(1000, 800, tile_size=512, overlap=32, block_size=2048, align=8)
+    # 800 rows need 2 tiles of 512 (reaching 2 * 512 - 32 - 48 = 944); tiles of 440 do.
+    assert layout.tile_shape == (440, 376)
+    assert layout.rows.stride == 408 and layout.rows.n_tiles == 2
+    assert layout.rows.tiles_per_block == 5
+
+
+@pytest.mark.parametrize("size", [1, 50, 433, 2048, 8192, 16384])
+@pytest.mark.parametrize("align", [1, 8, 32])
+def test_fitted_tiles_are_as_few_and_as_small_as_possible(size: int, align: int) -> None:
+    margin, ramp = split_overlap(32)
+    tile = fit_tile(size, 512, 32, align)
+    assert tile <= 512 and (tile % align == 0 or tile == 512)
+    n = AxisLayout(size, 512, margin, ramp, 1).n_tiles
+    assert AxisLayout(size, tile, margin, ramp, 1).n_tiles == n
+    smaller = tile - align
+    if smaller > 2 * 32:
+        assert AxisLayout(size, smaller, margin, ramp, 1).n_tiles > n
+    # The model runs on little more than the scene: overlap plus alignment slack.
+    assert (n * tile) / (size + 2 * (margin + ramp) + (n - 1) * 32) <= 1 + align / max(
+        tile, 1
+    ) + 1 / n
 
 
 @pytest.mark.parametrize(

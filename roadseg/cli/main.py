@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "batch": "roadseg.cli.batch:batch",
     "models": "roadseg.cli.models:models",
     "run": "roadseg.cli.run:run",
+    "vectorize": "roadseg.cli.vectorize:vectorize",
 }
 
 

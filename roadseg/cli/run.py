@@ -14,7 +14,6 @@ from roadseg.cli.options import (
     scheduler_option,
 )
 from roadseg.inference import (
-    DEFAULT_BATCH_SIZE,
     DEFAULT_BLOCK_SIZE,
     DEFAULT_OVERLAP,
     DEFAULT_TILE_SIZE,
@@ -57,7 +56,7 @@ from roadseg.inference import (
     type=click.IntRange(min=16),
     default=DEFAULT_TILE_SIZE,
     show_default=True,
-    help="Tile side in pixels.",
+    help="Largest tile side in pixels (tiles shrink to fit the scene).",
 )
 @click.option(
     "--overlap",
@@ -69,9 +68,8 @@ from roadseg.inference import (
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=DEFAULT_BATCH_SIZE,
-    show_default=True,
-    help="Tiles per forward pass.",
+    default=None,
+    help="Tiles per forward pass.  [default: 1 on a CPU, 8 on a GPU]",
 )
 @click.option(
     "--block-size",
@@ -113,7 +111,7 @@ def run(
     gsd: float | None,
     tile_size: int,
     overlap: int,
-    batch_size: int,
+    batch_size: int | None,
     block_size: int,
     tta: bool,
     scheduler: str | None,

@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import rasterio
 from rasterio.errors import NotGeoreferencedWarning
 
 from roadseg.inference.grid import WorkingGrid
@@ -18,6 +19,9 @@ from roadseg.inference.predictor import ModelSpec, predict_tiles
 from roadseg.inference.reader import WindowData, read_window
 from roadseg.raster.normalize import BandStats
 from roadseg.raster.scene import open_dataset
+
+#: Megabytes of GDAL block cache in each process (GDAL's default grows with RAM).
+GDAL_CACHE_MB = 128
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class BlockJob:
     extent_cols: tuple[int, int]
     tile_rows: tuple[int, ...]
     tile_cols: tuple[int, ...]
-    tile_size: int
+    tile_shape: tuple[int, int]
     margin: int
     ramp: int
 
@@ -67,7 +71,7 @@ class BlockJob:
             tile_cols=tuple(
                 layout.cols.origin(k) - read_cols[0] for k in layout.cols.block_tiles(bj)
             ),
-            tile_size=layout.tile_size,
+            tile_shape=layout.tile_shape,
             margin=layout.rows.margin,
             ramp=layout.rows.ramp,
         )
@@ -101,7 +105,7 @@ def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
     """Read the block's window (with its halo) as model input."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with open_dataset(scene.path) as src:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), open_dataset(scene.path) as src:
             return read_window(
                 src, scene.grid, scene.bands, scene.stats, job.read_rows, job.read_cols
             )
@@ -109,29 +113,29 @@ def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
 
 def infer_block(model: ModelSpec, job: BlockJob, data: WindowData) -> np.ndarray:
     """Probabilities of every tile of the block, ``(tiles, size, size)`` float32."""
-    size = job.tile_size
+    th, tw = job.tile_shape
     origins = job.origins
-    out = np.empty((len(origins), size, size), dtype=np.float32)
+    out = np.empty((len(origins), th, tw), dtype=np.float32)
     for start in range(0, len(origins), model.batch_size):
         batch = origins[start : start + model.batch_size]
-        tiles = np.stack([data.image[:, r : r + size, c : c + size] for r, c in batch])
+        tiles = np.stack([data.image[:, r : r + th, c : c + tw] for r, c in batch])
         out[start : start + len(batch)] = predict_tiles(model, tiles)
     return out
 
 
 def blend_block(job: BlockJob, data: WindowData, probs: np.ndarray) -> BlockResult:
     """Add the block's tiles up with the weight window over the block's extent."""
-    weights = weight_window(job.tile_size, job.margin, job.ramp)
+    th, tw = job.tile_shape
+    weights = weight_window(th, tw, job.margin, job.ramp)
     (r0, r1), (c0, c1) = job.extent_rows, job.extent_cols
     weighted = np.zeros((r1 - r0, c1 - c0), dtype=np.float32)
     weight = np.zeros_like(weighted)
-    size = job.tile_size
     # Offsets of the extent inside the read window.
     er, ec = r0 - job.read_rows[0], c0 - job.read_cols[0]
     for prob, (tr, tc) in zip(probs, job.origins, strict=True):
         # Intersection of the tile with the extent, in read-window coordinates.
-        ar, br = max(tr, er), min(tr + size, er + weighted.shape[0])
-        ac, bc = max(tc, ec), min(tc + size, ec + weighted.shape[1])
+        ar, br = max(tr, er), min(tr + th, er + weighted.shape[0])
+        ac, bc = max(tc, ec), min(tc + tw, ec + weighted.shape[1])
         if br <= ar or bc <= ac:
             continue
         w = weights[ar - tr : br - tr, ac - tc : bc - tc]

@@ -142,12 +142,26 @@ def weight_profile(tile: int, margin: int, ramp: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def weight_window(tile: int, margin: int, ramp: int) -> np.ndarray:
+def weight_window(height: int, width: int, margin: int, ramp: int) -> np.ndarray:
     """2-D tile weight (outer product of :func:`weight_profile`), float32, read-only."""
-    p = weight_profile(tile, margin, ramp)
-    w = np.outer(p, p).astype(np.float32)
+    w = np.outer(weight_profile(height, margin, ramp), weight_profile(width, margin, ramp)).astype(
+        np.float32
+    )
     w.flags.writeable = False
     return w
+
+
+def fit_tile(size: int, tile_size: int, overlap: int, align: int = 1) -> int:
+    """The smallest tile (a multiple of ``align``, at most ``tile_size``) that covers an
+    axis of ``size`` pixels with as few tiles as ``tile_size`` would."""
+    margin, ramp = split_overlap(overlap)
+    n = AxisLayout(size, tile_size, margin, ramp, 1).n_tiles
+    # n tiles of side t reach the end when n * t - (n - 1) * overlap >= size + 2 * (margin + ramp)
+    need = math.ceil((size + 2 * (margin + ramp) + (n - 1) * overlap) / n)
+    align = max(1, align)
+    tile = max(need, 2 * overlap + 1, 16)
+    tile = math.ceil(tile / align) * align
+    return min(tile, tile_size)
 
 
 def split_overlap(overlap: int) -> tuple[int, int]:
@@ -167,10 +181,22 @@ class Layout:
 
     @classmethod
     def create(
-        cls, width: int, height: int, *, tile_size: int, overlap: int, block_size: int
+        cls,
+        width: int,
+        height: int,
+        *,
+        tile_size: int,
+        overlap: int,
+        block_size: int,
+        align: int = 1,
     ) -> Layout:
-        """Lay tiles of ``tile_size`` with ``overlap`` out, grouped into blocks of about
-        ``block_size`` pixels."""
+        """Lay tiles of at most ``tile_size`` with ``overlap`` out, grouped into blocks
+        of about ``block_size`` pixels.
+
+        Along each axis the number of tiles is the fewest of ``tile_size`` that cover
+        it; the tiles are then shrunk to the smallest multiple of ``align`` with which
+        that many still cover it, so little model time is spent beyond the scene.
+        """
         if tile_size < 16:
             raise InvalidParameterError(f"tile size must be at least 16 pixels, got {tile_size}")
         margin, ramp = split_overlap(overlap)
@@ -178,11 +204,13 @@ class Layout:
             raise InvalidParameterError(
                 f"overlap {overlap} must be less than half the tile size {tile_size}"
             )
-        stride = tile_size - overlap
         if block_size < 1:
             raise InvalidParameterError(f"block size must be positive, got {block_size}")
-        per_block = max(1, round(block_size / stride))
-        axes = [AxisLayout(n, tile_size, margin, ramp, per_block) for n in (height, width)]
+        axes = []
+        for size in (height, width):
+            tile = fit_tile(size, tile_size, overlap, align)
+            per_block = max(1, round(block_size / (tile - overlap)))
+            axes.append(AxisLayout(size, tile, margin, ramp, per_block))
         return cls(rows=axes[0], cols=axes[1])
 
     @property
@@ -194,8 +222,9 @@ class Layout:
         return self.rows.n_tiles * self.cols.n_tiles
 
     @property
-    def tile_size(self) -> int:
-        return self.rows.tile
+    def tile_shape(self) -> tuple[int, int]:
+        """Tile height and width (equal unless fitted differently per axis)."""
+        return self.rows.tile, self.cols.tile
 
     def blocks(self) -> list[tuple[int, int]]:
         """Block indices ``(row, col)`` in row-major order."""
@@ -203,4 +232,4 @@ class Layout:
 
     def tile_weights(self) -> np.ndarray:
         """The 2-D weight window of a tile, float32."""
-        return weight_window(self.rows.tile, self.rows.margin, self.rows.ramp)
+        return weight_window(self.rows.tile, self.cols.tile, self.rows.margin, self.rows.ramp)

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from roadseg import __version__
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError
-from roadseg.inference.blocks import BlockJob, SceneSpec
+from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, SceneSpec
 from roadseg.inference.grid import working_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec, get_model
@@ -27,7 +27,12 @@ from roadseg.inference.schedule import block_graph, check_scheduler, run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
 from roadseg.log import get_logger
-from roadseg.models import default_weights_name, read_metadata, resolve_checkpoint
+from roadseg.models import (
+    default_weights_name,
+    get_architecture,
+    read_metadata,
+    resolve_checkpoint,
+)
 from roadseg.raster import probability as P
 from roadseg.raster.normalize import scene_band_stats
 from roadseg.raster.scene import describe_scene, open_dataset
@@ -37,8 +42,10 @@ log = get_logger(__name__)
 #: Defaults, chosen for CPUs: big enough tiles to amortise the overlap, small batches.
 DEFAULT_TILE_SIZE = 512
 DEFAULT_OVERLAP = 32
-DEFAULT_BATCH_SIZE = 2
-DEFAULT_BLOCK_SIZE = 2048
+#: Tiles per forward pass: on a CPU one tile already keeps every core busy, and more
+#: only add activation memory; a GPU wants more.
+DEFAULT_BATCH_SIZE = {"cpu": 1, "cuda": 8}
+DEFAULT_BLOCK_SIZE = 1536
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,7 @@ def predict_scene(
     gsd: float | None = None,
     tile_size: int = DEFAULT_TILE_SIZE,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
     tta: bool = False,
     scheduler: Any = None,
@@ -112,10 +119,11 @@ def predict_scene(
         bands: 1-based bands in model order; ``None`` picks them.
         gsd: the scene's ground sample distance in metres, overriding its own (needed
             for plain images whose resolution differs from the model's).
-        tile_size: tile side in working-grid pixels.
+        tile_size: largest tile side in working-grid pixels (tiles are shrunk to fit
+            the scene without waste, to a multiple of the model's output stride).
         overlap: pixels shared by neighbouring tiles (a quarter at each end is
             discarded, the rest blended).
-        batch_size: tiles per forward pass.
+        batch_size: tiles per forward pass; ``None``: 1 on a CPU, 8 on a GPU.
         block_size: approximate block side in pixels (rounded to whole tiles).
         tta: average the four flips of each tile.
         scheduler: ``None`` (local), a ``tcp://`` address or a ``distributed.Client``.
@@ -129,7 +137,8 @@ def predict_scene(
     started = time.perf_counter()
     _check_int("tile size", tile_size, 16)
     _check_int("overlap", overlap, 0)
-    _check_int("batch size", batch_size, 1)
+    if batch_size is not None:
+        _check_int("batch size", batch_size, 1)
     _check_int("block size", block_size, 1)
     check_scheduler(scheduler)
     target = check_output_path(prob_out, overwrite)
@@ -154,15 +163,22 @@ def predict_scene(
     )
     grid = working_grid(info, meta.gsd_m)
     layout = Layout.create(
-        grid.width, grid.height, tile_size=tile_size, overlap=overlap, block_size=block_size
+        grid.width,
+        grid.height,
+        tile_size=tile_size,
+        overlap=overlap,
+        block_size=block_size,
+        align=get_architecture(meta.architecture).cls.output_stride,
     )
+    if batch_size is None:
+        batch_size = DEFAULT_BATCH_SIZE["cuda" if device_name.startswith("cuda") else "cpu"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with open_dataset(scene) as src:
             stats = scene_band_stats(src, info.bands, meta.normalization)
     model_name = meta.name or Path(checkpoint).stem
     log.info(
-        "%s: %dx%d px at %.3g m -> %dx%d px at %.3g m; %d tiles of %d px in %d blocks; "
+        "%s: %dx%d px at %.3g m -> %dx%d px at %.3g m; %d tiles of %dx%d px in %d blocks; "
         "model %s on %s",
         info.path.name,
         info.width,
@@ -172,7 +188,7 @@ def predict_scene(
         grid.height,
         grid.gsd_m,
         layout.n_tiles,
-        tile_size,
+        *layout.tile_shape,
         layout.n_blocks,
         model_name,
         device_name,
@@ -193,7 +209,10 @@ def predict_scene(
         P.TAG_VERSION: __version__,
         P.TAG_SOURCE: info.path.name,
     }
-    with atomic_output(target, overwrite=overwrite) as final_tmp:
+    with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
+        atomic_output(target, overwrite=overwrite) as final_tmp,
+    ):
         raw = temporary_sibling(final_tmp)
         try:
             with (

@@ -77,9 +77,10 @@ def read_window(
     if data.dtype.kind == "f":
         valid &= np.isfinite(data).all(axis=0)
     image = normalize(data, stats)
-    image[:, ~valid] = NODATA_FILL
-    sel_r = ridx - r_lo
-    sel_c = cidx - c_lo
-    image = image[:, sel_r[:, None], sel_c[None, :]]
-    valid = valid[sel_r[:, None], sel_c[None, :]]
-    return WindowData(np.ascontiguousarray(image), np.ascontiguousarray(valid))
+    if not valid.all():
+        np.copyto(image, np.float32(NODATA_FILL), where=~valid[None])
+    if rows[0] >= 0 and rows[1] <= grid.height and cols[0] >= 0 and cols[1] <= grid.width:
+        return WindowData(image, valid)  # inside the scene: nothing to mirror
+    sel_r = (ridx - r_lo)[:, None]
+    sel_c = (cidx - c_lo)[None, :]
+    return WindowData(np.ascontiguousarray(image[:, sel_r, sel_c]), valid[sel_r, sel_c])

@@ -111,7 +111,9 @@ def normalize(array: np.ndarray, stats: BandStats) -> np.ndarray:
         )
     low = np.asarray(stats.low, dtype=np.float32).reshape((-1,) + (1,) * (array.ndim - 1))
     high = np.asarray(stats.high, dtype=np.float32).reshape(low.shape)
-    out = (array.astype(np.float32) - low) / (high - low)
+    out = array.astype(np.float32)  # a copy; the rest works in place (bounded memory)
+    out -= low
+    out /= high - low
     np.clip(out, 0.0, 1.0, out=out)
     return out
 

@@ -1,0 +1,397 @@
+"""APLS, the Average Path Length Similarity of SpaceNet, written from its definition.
+
+For a ground-truth road graph G and a proposal P (Van Etten et al., "SpaceNet: A
+Remote Sensing Dataset and Challenge Series", 2018):
+
+1. Each set of lines becomes a graph: nodes where lines end or share a vertex
+   exactly, edges the lines between them (lengths in metres; a geographic CRS is
+   measured in its local UTM zone).
+2. Control points are added along every edge every 50 m.
+3. Every control point of G is snapped onto P: to the nearest point of P's lines if
+   it is within 4 m (the line is split there), else it is *missing*.
+4. For every pair (a, b) of G's control points joined in G, with path length L_G,
+   the proposal's path length L_P between their snapped points gives the penalty
+   ``min(1, |L_G - L_P| / L_G)``; a missing point or no path costs 1.
+   ``C(G -> P) = 1 - mean(penalties)``.
+5. The same with the roles swapped gives ``C(P -> G)``; APLS is their harmonic mean.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import shapely
+from pyproj import CRS
+from shapely import LineString, STRtree
+
+from roadseg.errors import InputNotFoundError, InvalidInputError
+
+#: SpaceNet's settings.
+CONTROL_INTERVAL_M = 50.0
+SNAP_DISTANCE_M = 4.0
+#: Paths shorter than this (m) are not compared.
+MIN_PATH_M = 10.0
+#: Edges straighter than this (relative length excess) get no control points.
+CURVED_EPS = -1.0
+
+
+@dataclass(frozen=True)
+class AplsResult:
+    """APLS and its two directions, with the sizes of the graphs compared."""
+
+    apls: float
+    gt_to_prop: float
+    prop_to_gt: float
+    n_truth_edges: int
+    n_pred_edges: int
+    truth_length_m: float
+    pred_length_m: float
+    n_truth_control: int
+    n_pred_control: int
+
+
+@dataclass
+class _Graph:
+    """Road graph in metres: node positions and edges (u, v, line) between them."""
+
+    pos: dict[int, tuple[float, float]]
+    edges: list[tuple[int, int, LineString]]
+
+    def nx(self) -> nx.Graph:
+        g = nx.Graph()
+        g.add_nodes_from(self.pos)
+        for u, v, line in self.edges:
+            w = line.length
+            if u == v:
+                continue
+            if not g.has_edge(u, v) or g[u][v]["weight"] > w:
+                g.add_edge(u, v, weight=w)
+        return g
+
+    @property
+    def length(self) -> float:
+        return float(sum(line.length for _, _, line in self.edges))
+
+
+def _lines_of(geoms: Iterable[object]) -> list[np.ndarray]:
+    out = []
+    for g in geoms:
+        if g is None or shapely.is_empty(g):
+            continue
+        for part in shapely.get_parts(g):
+            if part.geom_type == "LineString":
+                xy = shapely.get_coordinates(part)
+                if len(xy) >= 2:
+                    out.append(xy)
+            elif part.geom_type in ("MultiLineString", "GeometryCollection"):
+                out.extend(_lines_of(shapely.get_parts(part)))
+    return out
+
+
+def build_graph(lines: Sequence[np.ndarray]) -> _Graph:
+    """Graph of lines in metric coordinates; nodes where lines end or share a vertex.
+
+    Vertices are matched exactly. A vertex with other than two distinct neighbours is
+    a node (a dead end, or where lines meet or cross on a shared vertex); chains of
+    two-neighbour vertices become the edges' geometry, so two lines that merely
+    continue each other form one edge. A ring without any node gets one.
+    """
+    keys: dict[tuple[float, float], int] = {}
+    nbrs: dict[int, set[int]] = {}
+    for xy in lines:
+        prev = None
+        for x, y in xy:
+            k = keys.setdefault((float(x), float(y)), len(keys))
+            nbrs.setdefault(k, set())
+            if prev is not None and prev != k:
+                nbrs[prev].add(k)
+                nbrs[k].add(prev)
+            prev = k
+    coords = {k: xy for xy, k in keys.items()}
+    is_node = {k for k, n in nbrs.items() if len(n) != 2}
+    seen: set[tuple[int, int]] = set()
+    edges: list[tuple[int, int, LineString]] = []
+
+    def walk(start: int, first: int) -> None:
+        path = [start, first]
+        seen.add((min(start, first), max(start, first)))
+        while path[-1] not in is_node:
+            cur, back = path[-1], path[-2]
+            nxt = next(iter(nbrs[cur] - {back}))
+            seen.add((min(cur, nxt), max(cur, nxt)))
+            path.append(nxt)
+            if nxt == start:
+                break
+        edges.append((path[0], path[-1], LineString([coords[k] for k in path])))
+
+    for k in sorted(is_node):
+        for m in sorted(nbrs[k]):
+            if (min(k, m), max(k, m)) not in seen:
+                walk(k, m)
+    for k in sorted(nbrs):  # rings with no node
+        for m in sorted(nbrs[k]):
+            if (min(k, m), max(k, m)) not in seen:
+                is_node.add(k)
+                walk(k, m)
+    used = {u for u, _, _ in edges} | {v for _, v, _ in edges}
+    return _Graph(pos={k: coords[k] for k in used}, edges=edges)
+
+
+def control_distances(
+    line: LineString, interval: float, curved_eps: float = CURVED_EPS
+) -> list[float]:
+    """Where control points go along one edge, as SpaceNet places them.
+
+    Edges shorter than 3/4 of the interval get none; so do nearly straight edges (their
+    bounding-box diagonal within ``curved_eps`` of their length), whose end nodes
+    already pin them; an edge up to one interval long gets its midpoint; a longer one
+    gets evenly spaced points no more than ``interval`` apart.
+    """
+    length = line.length
+    if length < 0.75 * interval or length == 0:
+        return []
+    minx, miny, maxx, maxy = line.bounds
+    if curved_eps >= 0 and abs(math.hypot(maxx - minx, maxy - miny) - length) / length < curved_eps:
+        return []
+    if length <= interval:
+        return [length / 2]
+    n = math.ceil(length / interval) + 1
+    return [float(d) for d in np.linspace(0, length, n)[1:-1]]
+
+
+def add_control_points(
+    g: _Graph, interval: float = CONTROL_INTERVAL_M, curved_eps: float = CURVED_EPS
+) -> _Graph:
+    """Split edges at their control points (:func:`control_distances`); a new graph."""
+    pos = dict(g.pos)
+    nxt = max(pos, default=-1) + 1
+    edges = []
+    for u, v, line in g.edges:
+        cuts = control_distances(line, interval, curved_eps)
+        if not cuts:
+            edges.append((u, v, line))
+            continue
+        prev, prev_d = u, 0.0
+        for d in cuts:
+            pos[nxt] = tuple(shapely.get_coordinates(line.interpolate(d))[0])
+            edges.append((prev, nxt, _substring(line, prev_d, d)))
+            prev, prev_d = nxt, d
+            nxt += 1
+        edges.append((prev, v, _substring(line, prev_d, line.length)))
+    return _Graph(pos=pos, edges=edges)
+
+
+def _substring(line: LineString, d0: float, d1: float) -> LineString:
+    """The part of ``line`` between distances d0 < d1 along it."""
+    xy = shapely.get_coordinates(line)
+    seg = np.hypot(*np.diff(xy, axis=0).T)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    inner = xy[(cum > d0) & (cum < d1)]
+    a = shapely.get_coordinates(line.interpolate(d0))
+    b = shapely.get_coordinates(line.interpolate(d1))
+    return LineString(np.vstack([a, inner, b]))
+
+
+def inject_points(
+    g: _Graph, points: dict[int, tuple[float, float]], snap: float = SNAP_DISTANCE_M
+) -> tuple[_Graph, dict[int, int]]:
+    """Snap points onto the graph's lines (within ``snap`` m), splitting lines there.
+
+    Returns the new graph and, for each point that snapped, its node in that graph.
+    """
+    if not g.edges or not points:
+        return g, {}
+    lines = [line for _, _, line in g.edges]
+    tree = STRtree(lines)
+    ids = list(points)
+    pts = shapely.points(np.array([points[i] for i in ids]))
+    idx_pt, idx_line = tree.query_nearest(pts, max_distance=snap, all_matches=False)
+    pos = dict(g.pos)
+    nxt = max(pos, default=-1) + 1
+    mapping: dict[int, int] = {}
+    cuts: dict[int, list[tuple[float, int]]] = {}
+    for ip, il in zip(idx_pt.tolist(), idx_line.tolist(), strict=True):
+        u, v, line = g.edges[il]
+        d = float(line.project(pts[ip]))
+        if d <= 1e-6:
+            mapping[ids[ip]] = u
+        elif d >= line.length - 1e-6:
+            mapping[ids[ip]] = v
+        else:
+            cuts.setdefault(il, []).append((d, ids[ip]))
+    edges = []
+    for il, (u, v, line) in enumerate(g.edges):
+        if il not in cuts:
+            edges.append((u, v, line))
+            continue
+        prev, prev_d = u, 0.0
+        for d, pid in sorted(cuts[il]):
+            if d - prev_d <= 1e-6 and prev != u:
+                mapping[pid] = prev
+                continue
+            if d - prev_d <= 1e-6:
+                mapping[pid] = u
+                continue
+            pos[nxt] = tuple(shapely.get_coordinates(line.interpolate(d))[0])
+            edges.append((prev, nxt, _substring(line, prev_d, d)))
+            mapping[pid] = nxt
+            prev, prev_d = nxt, d
+            nxt += 1
+        edges.append((prev, v, _substring(line, prev_d, line.length)))
+    return _Graph(pos=pos, edges=edges), mapping
+
+
+def _direction_score(a_cp: _Graph, b: _Graph, snap: float, min_path_m: float) -> float:
+    """C(A -> B): control points of A snapped onto B, path lengths compared.
+
+    Every ordered pair (s, t) of A's control points joined in A counts once. When s
+    did not snap onto B, every such pair costs 1; otherwise pairs with an A path
+    shorter than ``min_path_m`` are skipped and the rest cost
+    ``min(1, |L_A - L_B| / L_A)``, or 1 when t did not snap or B has no path.
+    """
+    control = list(a_cp.pos)
+    b_prime, mapping = inject_points(b, a_cp.pos, snap)
+    ga, gb = a_cp.nx(), b_prime.nx()
+    penalties: list[float] = []
+    for s in control:
+        la = nx.single_source_dijkstra_path_length(ga, s, weight="weight")
+        if s not in mapping:
+            penalties.extend(1.0 for t in la if t != s)
+            continue
+        lb = nx.single_source_dijkstra_path_length(gb, mapping[s], weight="weight")
+        for t, length_a in la.items():
+            if length_a < min_path_m or length_a <= 0:
+                continue
+            mt = mapping.get(t)
+            if mt is None or mt not in lb:
+                penalties.append(1.0)
+            else:
+                penalties.append(min(1.0, abs(length_a - lb[mt]) / length_a))
+    if not penalties:
+        return 0.0
+    return 1.0 - float(np.mean(penalties))
+
+
+def _to_metric(gdf: gpd.GeoDataFrame, crs: CRS | None) -> tuple[list[np.ndarray], float]:
+    """Lines in a metric CRS (the local UTM zone for a geographic CRS)."""
+    if len(gdf) == 0:
+        return [], 1.0
+    if crs is not None and crs.is_geographic:
+        gdf = gdf.set_crs(crs, allow_override=True)
+        utm = gdf.estimate_utm_crs()
+        gdf = gdf.to_crs(utm)
+        factor = 1.0
+    else:
+        factor = 1.0
+        if crs is not None and crs.axis_info:
+            factor = crs.axis_info[0].unit_conversion_factor or 1.0
+    return [xy * factor for xy in _lines_of(gdf.geometry)], factor
+
+
+def apls(
+    truth_lines: Iterable[object] | gpd.GeoSeries,
+    proposal_lines: Iterable[object] | gpd.GeoSeries,
+    crs: object | None,
+    *,
+    control_interval_m: float = CONTROL_INTERVAL_M,
+    snap_m: float = SNAP_DISTANCE_M,
+    min_path_m: float = MIN_PATH_M,
+    curved_eps: float = CURVED_EPS,
+) -> AplsResult:
+    """APLS of proposal lines against truth lines, both in ``crs``.
+
+    Lines connect only where they share a vertex exactly. Two empty sets score 1;
+    one empty set against a non-empty one scores 0.
+    """
+    crs_obj = CRS.from_user_input(crs) if crs is not None else None
+    t_gdf = gpd.GeoDataFrame(geometry=list(truth_lines), crs=crs_obj)
+    p_gdf = gpd.GeoDataFrame(geometry=list(proposal_lines), crs=crs_obj)
+    # one shared UTM zone for both, chosen from the truth (or the proposal)
+    if crs_obj is not None and crs_obj.is_geographic:
+        both = t_gdf if len(t_gdf) else p_gdf
+        target = both.estimate_utm_crs() if len(both) else None
+        t_lines = _lines_of(t_gdf.to_crs(target).geometry) if target and len(t_gdf) else []
+        p_lines = _lines_of(p_gdf.to_crs(target).geometry) if target and len(p_gdf) else []
+    else:
+        t_lines, _ = _to_metric(t_gdf, crs_obj)
+        p_lines, _ = _to_metric(p_gdf, crs_obj)
+    gt, gp = build_graph(t_lines), build_graph(p_lines)
+    if not gt.edges and not gp.edges:
+        return AplsResult(1.0, 1.0, 1.0, 0, 0, 0.0, 0.0, 0, 0)
+    gt_cp = add_control_points(gt, control_interval_m, curved_eps)
+    gp_cp = add_control_points(gp, control_interval_m, curved_eps)
+    if not gt.edges or not gp.edges:
+        c1 = c2 = 0.0
+    else:
+        c1 = _direction_score(gt_cp, gp, snap_m, min_path_m)
+        c2 = _direction_score(gp_cp, gt, snap_m, min_path_m)
+    score = 0.0 if c1 <= 0 or c2 <= 0 else 2 * c1 * c2 / (c1 + c2)
+    return AplsResult(
+        apls=score,
+        gt_to_prop=c1,
+        prop_to_gt=c2,
+        n_truth_edges=len(gt.edges),
+        n_pred_edges=len(gp.edges),
+        truth_length_m=gt.length,
+        pred_length_m=gp.length,
+        n_truth_control=len(gt_cp.pos),
+        n_pred_control=len(gp_cp.pos),
+    )
+
+
+def read_lines(path: str | os.PathLike[str], layer: str | None = None) -> gpd.GeoDataFrame:
+    """Road lines from a GeoJSON/GeoPackage; an empty (0-byte) file means no roads."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputNotFoundError(f"{p}: road vector file not found")
+    if p.stat().st_size == 0:
+        return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    if layer is None and p.suffix.lower() == ".gpkg":
+        import pyogrio
+
+        names = [name for name, _ in pyogrio.list_layers(p)]
+        layer = "roads" if "roads" in names else None
+    try:
+        gdf = gpd.read_file(p, layer=layer)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InvalidInputError(f"{p}: cannot read road lines ({exc})") from None
+    return gdf[gdf.geometry.notna()]
+
+
+def evaluate_vector_files(
+    pred_path: str | os.PathLike[str],
+    truth_path: str | os.PathLike[str],
+    layer: str | None = None,
+) -> dict[str, float]:
+    """APLS of a predicted road file against a ground-truth road file.
+
+    ``layer`` names the prediction's layer (default: ``roads`` in a GeoPackage). The
+    prediction is reprojected to the truth's CRS. Keys: ``apls``, ``apls_gt_to_prop``,
+    ``apls_prop_to_gt``, ``n_truth_edges``, ``n_pred_edges``, ``truth_length_m``,
+    ``pred_length_m``.
+    """
+    pred = read_lines(pred_path, layer)
+    truth = read_lines(truth_path)
+    crs = truth.crs or pred.crs
+    if crs is not None and pred.crs is not None and len(pred) and pred.crs != crs:
+        pred = pred.to_crs(crs)
+    r = apls(truth.geometry, pred.geometry, crs)
+    return {
+        "apls": r.apls,
+        "apls_gt_to_prop": r.gt_to_prop,
+        "apls_prop_to_gt": r.prop_to_gt,
+        "n_truth_edges": float(r.n_truth_edges),
+        "n_pred_edges": float(r.n_pred_edges),
+        "truth_length_m": r.truth_length_m,
+        "pred_length_m": r.pred_length_m,
+    }
+
+
+__all__ = ["AplsResult", "apls", "build_graph", "evaluate_vector_files", "read_lines"]

@@ -1,0 +1,80 @@
+"""A quick-look PNG of the roads over a downsampled view of the scene."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from PIL import Image, ImageDraw
+from pyproj import CRS, Transformer
+from rasterio.enums import Resampling
+
+from roadseg.io.atomic import atomic_output
+
+#: The longest side of the preview, in pixels; the background read never exceeds
+#: (this)^2 pixels per band.
+MAX_PREVIEW_SIDE = 1600
+
+
+def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | None]:
+    with rasterio.open(path) as src:
+        scale = max(src.width, src.height) / max_side
+        scale = max(scale, 1.0)
+        w, h = max(1, math.floor(src.width / scale)), max(1, math.floor(src.height / scale))
+        bands = [1, 2, 3] if src.count >= 3 else [1]
+        data = src.read(
+            bands, out_shape=(len(bands), h, w), resampling=Resampling.average, masked=True
+        )
+        transform = src.transform * Affine.scale(src.width / w, src.height / h)
+        crs = CRS.from_user_input(src.crs) if src.crs else None
+        is_prob = src.tags().get("ROADSEG_THRESHOLD") is not None or (
+            src.count == 1 and src.dtypes[0] == "uint8" and src.nodata == 255
+        )
+    rgb = np.zeros((h, w, 3), dtype=np.uint8)
+    filled = data.astype(np.float32).filled(np.nan)
+    for i in range(3):
+        band = filled[min(i, len(bands) - 1)]
+        if is_prob:
+            lo, hi = 0.0, 254.0
+        else:
+            finite = band[np.isfinite(band)]
+            lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
+        scaled = np.clip((band - lo) / max(hi - lo, 1e-6), 0, 1) * 255
+        rgb[..., i] = np.nan_to_num(scaled, nan=0).astype(np.uint8)
+    if is_prob:
+        rgb = (rgb * 0.6).astype(np.uint8)
+    return rgb, transform, crs
+
+
+def write_preview(
+    lines: list[np.ndarray],
+    lines_crs: CRS | None,
+    background: Path,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    max_side: int = MAX_PREVIEW_SIDE,
+) -> Path:
+    """Draw map-coordinate lines over ``background`` (a scene or probability raster)."""
+    rgb, transform, bg_crs = _background(Path(background), max_side)
+    to_bg = None
+    if lines_crs is not None and bg_crs is not None and lines_crs != bg_crs:
+        to_bg = Transformer.from_crs(lines_crs, bg_crs, always_xy=True)
+    img = Image.fromarray(rgb, "RGB")
+    draw = ImageDraw.Draw(img)
+    inv = ~transform
+    width = max(1, round(max(img.size) / 500))
+    for xy in lines:
+        xs, ys = xy[:, 0], xy[:, 1]
+        if to_bg is not None:
+            xs, ys = to_bg.transform(xs, ys)
+        cols, rows = inv @ (np.asarray(xs), np.asarray(ys))
+        draw.line(
+            list(zip(cols.tolist(), rows.tolist(), strict=True)), fill=(255, 60, 0), width=width
+        )
+    with atomic_output(out, overwrite=overwrite) as tmp:
+        img.save(tmp, format="PNG")
+    return Path(out)

@@ -1,0 +1,436 @@
+"""Probability raster -> noded road centrelines in a GeoPackage.
+
+Two stages:
+
+1. **Blocks** (a Dask stage, one task per block): read the block's window plus a halo,
+   threshold with hysteresis, fill small holes, skeletonise, and trace the skeleton
+   links the block owns into pixel-path pieces (:mod:`roadseg.vector.skeleton`).
+2. **Vectors** (cheap, in the client): join the pieces on their exact shared end
+   pixels, collapse junction clusters, prune spurs, close short gaps where the
+   probability supports it, drop short fragments, simplify, and map pixel
+   coordinates to the raster's CRS (:mod:`roadseg.vector.graph`).
+
+The raster is never read whole: each task reads one window, and the vector stage
+reads only the small windows under candidate gap bridges.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from dask.callbacks import Callback
+from pyproj import CRS
+from rasterio.windows import Window
+from tqdm.auto import tqdm
+
+from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
+from roadseg.io.atomic import atomic_output, check_output_path
+from roadseg.log import get_logger
+from roadseg.raster.gsd import ground_sample_distance
+from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_GSD, TAG_THRESHOLD
+from roadseg.vector.geometry import line_lengths_m, pixel_to_map
+from roadseg.vector.graph import RoadGraph
+from roadseg.vector.output import write_geopackage
+from roadseg.vector.skeleton import MaskParams, Piece, block_pieces
+
+log = get_logger(__name__)
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class VectorOptions:
+    """Tuning of centreline extraction; lengths and areas are in metres on the ground.
+
+    Attributes:
+        hysteresis: low threshold as a fraction of the threshold; pixels above it are
+            road when connected to pixels above the threshold (1 = plain threshold).
+        hole_area_m2: holes in the road mask smaller than this are filled.
+        min_length_m: connected pieces of network shorter than this are dropped.
+        spur_length_m: dead-end branches shorter than this are pruned.
+        simplify_m: Douglas-Peucker tolerance (0 = keep every pixel vertex).
+        gap_m: dead ends are bridged to a node up to this far ahead (0 = off).
+        gap_min_prob: probability that (nearly) all of a bridge must reach (its 10th
+            percentile; default: half the low hysteresis threshold).
+        junction_merge_m: junction nodes joined by a line shorter than this become one
+            node at their centre (skeletons split one crossing into several nodes).
+    """
+
+    hysteresis: float = 0.6
+    hole_area_m2: float = 30.0
+    min_length_m: float = 20.0
+    spur_length_m: float = 10.0
+    simplify_m: float = 1.0
+    gap_m: float = 15.0
+    gap_min_prob: float | None = None
+    junction_merge_m: float = 3.0
+
+    def validate(self) -> None:
+        for name in (
+            "hole_area_m2",
+            "min_length_m",
+            "spur_length_m",
+            "simplify_m",
+            "gap_m",
+            "junction_merge_m",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InvalidParameterError(f"{name}={value!r}: must be a number >= 0")
+        if not (0 < self.hysteresis <= 1):
+            raise InvalidParameterError(
+                f"hysteresis={self.hysteresis!r}: must be in (0, 1]; 1 disables hysteresis"
+            )
+        if self.gap_min_prob is not None and not (0 <= self.gap_min_prob <= 1):
+            raise InvalidParameterError(f"gap_min_prob={self.gap_min_prob!r}: must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class RoadNetwork:
+    """Roads and junctions in the raster's CRS, ready to be written."""
+
+    roads: gpd.GeoDataFrame
+    junctions: gpd.GeoDataFrame
+    crs: CRS | None
+    threshold: float
+    gsd_m: float
+
+
+@dataclass(frozen=True)
+class VectorResult:
+    """What :func:`vectorize` wrote."""
+
+    path: Path
+    n_roads: int
+    n_junctions: int
+    total_length_m: float
+    crs: str | None
+    threshold: float
+    preview: Path | None = None
+    n_blocks: int = 0
+    options: VectorOptions = field(default_factory=VectorOptions)
+
+
+def block_windows(width: int, height: int, block_size: int) -> Iterator[Window]:
+    """Core windows tiling the raster, row by row."""
+    for row in range(0, height, block_size):
+        for col in range(0, width, block_size):
+            yield Window(col, row, min(block_size, width - col), min(block_size, height - row))
+
+
+class _TqdmCallback(Callback):
+    """Advance a tqdm bar each time a block task of the local scheduler finishes."""
+
+    def __init__(self, bar: tqdm, prefix: str) -> None:
+        super().__init__()
+        self._bar, self._prefix = bar, prefix
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
+        name = key[0] if isinstance(key, tuple) else key
+        if isinstance(name, str) and name.startswith(self._prefix):
+            self._bar.update(1)
+
+
+def _run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[Piece]]:
+    bar = tqdm(total=len(tasks), desc="vectorize", unit="block", disable=not progress)
+    try:
+        if scheduler is None:
+            with _TqdmCallback(bar, "block_pieces"):
+                return list(dask.compute(*tasks, scheduler="threads"))
+        from distributed import Client, as_completed
+
+        if isinstance(scheduler, str):
+            with Client(scheduler) as client:
+                return _run_distributed(client, tasks, bar, as_completed)
+        if isinstance(scheduler, Client):
+            return _run_distributed(scheduler, tasks, bar, as_completed)
+        raise InvalidParameterError(
+            f"scheduler={scheduler!r}: give None, a 'tcp://host:port' address or a distributed.Client"
+        )
+    finally:
+        bar.close()
+
+
+def _run_distributed(client: Any, tasks: list[Any], bar: tqdm, as_completed: Any) -> list[Any]:
+    futures = client.compute(tasks)
+    index = {f.key: i for i, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    for fut in as_completed(futures):
+        out[index[fut.key]] = fut.result()
+        bar.update(1)
+        fut.release()
+    return out
+
+
+def _read_threshold(tags: dict[str, str], threshold: float | None) -> float:
+    if threshold is None:
+        raw = tags.get(TAG_THRESHOLD)
+        try:
+            threshold = float(raw) if raw is not None else DEFAULT_THRESHOLD
+        except ValueError:
+            log.warning(
+                "ignoring unreadable %s tag %r; using %s", TAG_THRESHOLD, raw, DEFAULT_THRESHOLD
+            )
+            threshold = DEFAULT_THRESHOLD
+    if not (0 < threshold < 1):
+        raise InvalidParameterError(f"threshold={threshold!r}: must be between 0 and 1 (exclusive)")
+    return float(threshold)
+
+
+def extract_network(
+    prob_path: str | os.PathLike[str],
+    *,
+    threshold: float | None = None,
+    options: VectorOptions | None = None,
+    scheduler: Any = None,
+    progress: bool = False,
+    block_size: int = 2048,
+    halo: int = 128,
+) -> tuple[RoadNetwork, int]:
+    """Extract the road network of a probability raster, in memory (see :func:`vectorize`).
+
+    Returns the network and the number of blocks processed.
+    """
+    options = options or VectorOptions()
+    options.validate()
+    if block_size < 16:
+        raise InvalidParameterError(f"block_size={block_size}: must be at least 16 pixels")
+    if halo < 0:
+        raise InvalidParameterError(f"halo={halo}: must be >= 0 pixels")
+    path = Path(prob_path)
+    if not path.is_file():
+        raise InputNotFoundError(f"{path}: probability raster not found")
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InvalidInputError(f"{path}: not a readable raster ({exc})") from None
+    with src:
+        if src.count < 1 or src.dtypes[0] != "uint8":
+            raise InvalidInputError(
+                f"{path}: expected a uint8 probability raster as written by 'roadseg run' "
+                f"(got {src.count} band(s) of {src.dtypes[0] if src.count else 'nothing'})"
+            )
+        tags = src.tags()
+        thr = _read_threshold(tags, threshold)
+        crs = CRS.from_user_input(src.crs) if src.crs else None
+        transform, width, height = src.transform, src.width, src.height
+    gsd = ground_sample_distance(crs, transform, width, height)
+    if gsd is None:
+        gsd = float(tags.get(TAG_GSD, 1.0))
+        log.warning("%s has no CRS; lengths assume %.3g m per pixel", path, gsd)
+
+    params = MaskParams(
+        high=thr * PROB_MAX,
+        low=thr * options.hysteresis * PROB_MAX,
+        hole_px=round(options.hole_area_m2 / gsd**2),
+    )
+    windows = list(block_windows(width, height, block_size))
+    log.info(
+        "vectorizing %s: %dx%d px in %d block(s), threshold %.3g, %.3g m/px",
+        path.name,
+        width,
+        height,
+        len(windows),
+        thr,
+        gsd,
+    )
+    block = dask.delayed(block_pieces, pure=True)
+    tasks = [
+        block(str(path), w, halo, params, dask_key_name=f"block_pieces-{i}")
+        for i, w in enumerate(windows)
+    ]
+    results = _run_blocks(tasks, scheduler, progress)
+
+    graph = RoadGraph.from_pieces(p for pieces in results for p in pieces)
+    del results
+    graph.merge_degree_two()
+    graph.collapse_junction_clusters(max(2.5, options.junction_merge_m / gsd))
+    graph.merge_degree_two()
+    graph.prune_spurs(options.spur_length_m / gsd)
+    if options.gap_m > 0:
+        min_support = (
+            options.gap_min_prob
+            if options.gap_min_prob is not None
+            else thr * options.hysteresis / 2
+        )
+        with rasterio.open(path) as src:
+            n_gaps = graph.close_gaps(
+                options.gap_m / gsd, lambda p0, p1: _segment_support(src, p0, p1), min_support
+            )
+        log.debug("closed %d gap(s)", n_gaps)
+        graph.merge_degree_two()
+    graph.drop_short_components(options.min_length_m / gsd)
+    graph.merge_degree_two()
+    graph.simplify(options.simplify_m / gsd)
+    return _to_network(graph, transform, crs, thr, gsd), len(windows)
+
+
+def _segment_support(src: rasterio.DatasetReader, p0: np.ndarray, p1: np.ndarray) -> float:
+    """Probability along a pixel-space segment: the 10th percentile of per-pixel samples.
+
+    A low quantile, not the mean, so that a bridge is only made where (nearly) all of
+    it has some support: a bridge across empty ground to another road does not pass.
+    Nodata counts as 0.
+    """
+    n = max(2, math.ceil(float(np.hypot(*(p1 - p0)))) + 1)
+    t = np.linspace(0, 1, n)
+    cols = np.floor(p0[0] + (p1[0] - p0[0]) * t).astype(int)
+    rows = np.floor(p0[1] + (p1[1] - p0[1]) * t).astype(int)
+    cols = np.clip(cols, 0, src.width - 1)
+    rows = np.clip(rows, 0, src.height - 1)
+    c0, r0 = cols.min(), rows.min()
+    win = Window(c0, r0, cols.max() - c0 + 1, rows.max() - r0 + 1)
+    data = src.read(1, window=win)
+    vals = data[rows - r0, cols - c0].astype(np.float64)
+    vals[vals == PROB_NODATA] = 0
+    return float(np.percentile(vals, 10) / PROB_MAX)
+
+
+def _to_network(
+    graph: RoadGraph, transform: Any, crs: CRS | None, thr: float, gsd: float
+) -> RoadNetwork:
+    eids = sorted(graph.edges, key=lambda i: tuple(graph.edges[i].xy[0]))
+    map_xy = [pixel_to_map(graph.edges[i].xy, transform) for i in eids]
+    geoms = np.array([shapely.linestrings(xy) for xy in map_xy], dtype=object)
+    lengths = line_lengths_m(geoms, crs)
+    roads = gpd.GeoDataFrame(
+        {
+            "id": np.arange(1, len(eids) + 1, dtype=np.int64),
+            "length_m": np.round(lengths, 3),
+            "mean_prob": np.array(
+                [round(graph.edges[i].mean_prob, 4) for i in eids], dtype=np.float64
+            ),
+            "min_prob": np.array(
+                [round(graph.edges[i].prob_min, 4) for i in eids], dtype=np.float64
+            ),
+        },
+        geometry=gpd.GeoSeries(list(geoms), crs=crs),
+    )
+    nodes = [n for n in graph.incident if graph.degree(n) >= 3]
+    node_xy = np.array([graph._pos_of(n) for n in nodes], dtype=np.float64).reshape(-1, 2)
+    order = np.lexsort((node_xy[:, 0], node_xy[:, 1])) if len(nodes) else np.array([], dtype=int)
+    node_map = pixel_to_map(node_xy[order], transform) if len(nodes) else np.zeros((0, 2))
+    junctions = gpd.GeoDataFrame(
+        {
+            "id": np.arange(1, len(nodes) + 1, dtype=np.int64),
+            "degree": np.array([graph.degree(nodes[i]) for i in order], dtype=np.int64),
+        },
+        geometry=gpd.GeoSeries(list(shapely.points(node_map)) if len(nodes) else [], crs=crs),
+    )
+    roads = roads[roads.geometry.is_valid & ~roads.geometry.is_empty].reset_index(drop=True)
+    return RoadNetwork(roads=roads, junctions=junctions, crs=crs, threshold=thr, gsd_m=gsd)
+
+
+def vectorize(
+    prob_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    threshold: float | None = None,
+    overwrite: bool = False,
+    scheduler: Any = None,
+    preview: str | os.PathLike[str] | None = None,
+    scene: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+    block_size: int = 2048,
+    halo: int = 128,
+    hysteresis: float = VectorOptions.hysteresis,
+    hole_area_m2: float = VectorOptions.hole_area_m2,
+    min_length_m: float = VectorOptions.min_length_m,
+    spur_length_m: float = VectorOptions.spur_length_m,
+    simplify_m: float = VectorOptions.simplify_m,
+    gap_m: float = VectorOptions.gap_m,
+    gap_min_prob: float | None = None,
+    junction_merge_m: float = VectorOptions.junction_merge_m,
+) -> VectorResult:
+    """Vectorise a road-probability raster into a noded road network in a GeoPackage.
+
+    Args:
+        prob_path: probability raster in the format of :mod:`roadseg.raster.probability`.
+        out_path: the GeoPackage to write (layers ``roads`` and ``junctions``).
+        threshold: road probability threshold; default: the raster's
+            ``ROADSEG_THRESHOLD`` tag, else 0.5.
+        overwrite: replace an existing output (and preview).
+        scheduler: None (local threads), a ``tcp://`` scheduler address or a
+            ``distributed.Client``; the workers must see ``prob_path``.
+        preview: optional PNG quick-look of the roads.
+        scene: optional original image drawn under the roads in the preview (default:
+            the probabilities).
+        progress: show a progress bar over blocks.
+        block_size: core block side in pixels; memory per task grows with its square.
+        halo: pixels read around each block so the skeleton near its border is exact.
+        hysteresis, hole_area_m2, min_length_m, spur_length_m, simplify_m, gap_m,
+        gap_min_prob, junction_merge_m: see :class:`VectorOptions`.
+
+    Returns:
+        A :class:`VectorResult` with counts and total length.
+    """
+    options = VectorOptions(
+        hysteresis=hysteresis,
+        hole_area_m2=hole_area_m2,
+        min_length_m=min_length_m,
+        spur_length_m=spur_length_m,
+        simplify_m=simplify_m,
+        gap_m=gap_m,
+        gap_min_prob=gap_min_prob,
+        junction_merge_m=junction_merge_m,
+    )
+    target = check_output_path(out_path, overwrite)
+    if preview is not None:
+        check_output_path(preview, overwrite)
+    if scene is not None and not Path(scene).is_file():
+        raise InputNotFoundError(f"{scene}: scene for the preview not found")
+    network, n_blocks = extract_network(
+        prob_path,
+        threshold=threshold,
+        options=options,
+        scheduler=scheduler,
+        progress=progress,
+        block_size=block_size,
+        halo=halo,
+    )
+    with atomic_output(target, overwrite=overwrite) as tmp:
+        write_geopackage(network.roads, network.junctions, tmp)
+    preview_path = None
+    if preview is not None:
+        from roadseg.vector.preview import write_preview
+
+        preview_path = write_preview(
+            [shapely.get_coordinates(g) for g in network.roads.geometry],
+            network.crs,
+            Path(scene) if scene is not None else Path(prob_path),
+            Path(preview),
+            overwrite=overwrite,
+        )
+    total = float(network.roads["length_m"].sum()) if len(network.roads) else 0.0
+    result = VectorResult(
+        path=target,
+        n_roads=len(network.roads),
+        n_junctions=len(network.junctions),
+        total_length_m=total,
+        crs=network.crs.to_string() if network.crs is not None else None,
+        threshold=network.threshold,
+        preview=preview_path,
+        n_blocks=n_blocks,
+        options=options,
+    )
+    log.info(
+        "wrote %s: %d road(s), %d junction(s), %.1f km",
+        target,
+        result.n_roads,
+        result.n_junctions,
+        total / 1000,
+    )
+    return result
+
+
+__all__ = ["RoadNetwork", "VectorOptions", "VectorResult", "extract_network", "vectorize"]

@@ -1,0 +1,333 @@
+"""Centreline extraction on synthetic probability rasters with known centrelines."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from click.testing import CliRunner
+from PIL import Image
+from vector_helpers import GEO, UTM, pixel_lines_to_map, write_prob_raster
+
+from roadseg.cli.main import cli
+from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
+from roadseg.vector import vectorize
+
+CROSS = [[(8, 60), (112, 60)], [(60, 8), (60, 112)]]
+T_SHAPE = [[(8, 40), (112, 40)], [(60, 40), (60, 112)]]
+
+
+def _curve() -> list[tuple[float, float]]:
+    t = np.linspace(np.pi * 0.1, np.pi * 0.9, 60)
+    return [(float(64 + 50 * np.cos(a)), float(20 + 80 * np.sin(a))) for a in t]
+
+
+def _read(path: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    return gpd.read_file(path, layer="roads"), gpd.read_file(path, layer="junctions")
+
+
+def _max_distance_px(roads: gpd.GeoDataFrame, truth: list, px: float) -> float:
+    """Largest distance (pixels) from any output vertex to the true centrelines."""
+    union = shapely.union_all(truth)
+    pts = shapely.points(shapely.get_coordinates(roads.geometry.values))
+    return float(shapely.distance(pts, union).max() / px)
+
+
+def _assert_noded(roads: gpd.GeoDataFrame) -> None:
+    """Lines meet only at shared end vertices: no crossings, no touching interiors."""
+    geoms = list(roads.geometry)
+    for i, a in enumerate(geoms):
+        ends_a = {tuple(c) for c in shapely.get_coordinates(a)[[0, -1]]}
+        for b in geoms[i + 1 :]:
+            inter = a.intersection(b)
+            if inter.is_empty:
+                continue
+            ends_b = {tuple(c) for c in shapely.get_coordinates(b)[[0, -1]]}
+            for c in shapely.get_coordinates(inter):
+                assert tuple(c) in ends_a and tuple(c) in ends_b, f"lines meet off a node at {c}"
+
+
+@pytest.mark.parametrize("grid", [UTM, GEO], ids=["utm", "epsg4326"])
+def test_cross_is_four_roads_meeting_at_one_junction(tmp_path: Path, grid) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), grid)
+    result = vectorize(prob, tmp_path / "r.gpkg")
+    roads, junctions = _read(result.path)
+    assert result.n_roads == len(roads) == 4
+    assert result.n_junctions == len(junctions) == 1
+    assert junctions.degree.tolist() == [4]
+    assert roads.crs.to_epsg() == int(grid[0].split(":")[1])
+    truth = pixel_lines_to_map(CROSS, grid[1])
+    px = abs(grid[1].a)
+    assert _max_distance_px(roads, truth, px) <= 2.0
+    centre = shapely.points(grid[1] @ (60, 60))
+    assert junctions.geometry.iloc[0].distance(centre) / px <= 2.0
+    # the junction is the end vertex of all four lines, exactly
+    j = tuple(shapely.get_coordinates(junctions.geometry.iloc[0])[0])
+    ends = [tuple(c) for g in roads.geometry for c in shapely.get_coordinates(g)[[0, -1]]]
+    assert ends.count(j) == 4
+    _assert_noded(roads)
+    # total length: four arms of about 50 px each, minus the rounded ends
+    expected = 4 * 50 * 0.5
+    assert result.total_length_m == pytest.approx(expected, rel=0.12)
+
+
+def test_t_junction_in_epsg4326(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", T_SHAPE, (120, 120), GEO)
+    result = vectorize(prob, tmp_path / "r.gpkg")
+    roads, junctions = _read(result.path)
+    assert len(roads) == 3
+    assert junctions.degree.tolist() == [3]
+    x, y = junctions.geometry.iloc[0].x, junctions.geometry.iloc[0].y
+    tx, ty = GEO[1] @ (60, 40)
+    assert abs(x - tx) / GEO[1].a <= 2.0 and abs(y - ty) / GEO[1].a <= 2.5
+    assert -115.3 < x < -115.1 and 36.1 < y < 36.3  # degrees, not metres or pixels
+    _assert_noded(roads)
+    # geodesic lengths in metres (pixels are about 0.4-0.5 m here)
+    assert 25 < roads.length_m.max() < 45
+
+
+def test_curve_follows_the_arc(tmp_path: Path) -> None:
+    curve = _curve()
+    prob = write_prob_raster(tmp_path / "p.tif", [curve], (128, 128), UTM)
+    roads, junctions = _read(vectorize(prob, tmp_path / "r.gpkg").path)
+    assert len(roads) == 1 and len(junctions) == 0
+    assert _max_distance_px(roads, pixel_lines_to_map([curve], UTM[1]), 0.5) <= 2.0
+    # and it covers the arc except the rounded ends
+    truth = pixel_lines_to_map([curve], UTM[1])[0]
+    assert roads.geometry.iloc[0].length > 0.9 * truth.length
+
+
+def test_road_across_block_borders_is_one_line(tmp_path: Path) -> None:
+    line = [[(4, 30), (60, 70), (124, 90)]]
+    prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM)
+    one = vectorize(prob, tmp_path / "one.gpkg")
+    many = vectorize(prob, tmp_path / "many.gpkg", block_size=32, halo=24)
+    assert one.n_blocks == 1 and many.n_blocks == 16
+    r1, _ = _read(one.path)
+    rm, _ = _read(many.path)
+    assert len(r1) == len(rm) == 1
+    g1, gm = r1.geometry.iloc[0], rm.geometry.iloc[0]
+    assert g1.hausdorff_distance(gm) < 0.5 * 0.5  # well under a pixel
+    assert gm.length == pytest.approx(g1.length, rel=0.01)
+    # no kink: every vertex of the stitched line lies within a pixel of the truth
+    assert _max_distance_px(rm, pixel_lines_to_map(line, UTM[1]), 0.5) <= 2.0
+
+
+def test_grid_same_with_one_block_and_many(tmp_path: Path) -> None:
+    lines = [[(8, y), (248, y)] for y in (40, 130, 215)] + [[(x, 8), (x, 248)] for x in (50, 170)]
+    prob = write_prob_raster(tmp_path / "p.tif", lines, (256, 256), UTM)
+    one = vectorize(prob, tmp_path / "one.gpkg")
+    many = vectorize(prob, tmp_path / "many.gpkg", block_size=40, halo=20)
+    assert many.n_blocks == 49
+    assert (one.n_roads, one.n_junctions) == (many.n_roads, many.n_junctions) == (17, 6)
+    r1, _ = _read(one.path)
+    rm, _ = _read(many.path)
+    assert shapely.union_all(r1.geometry).hausdorff_distance(shapely.union_all(rm.geometry)) < 0.5
+    assert many.total_length_m == pytest.approx(one.total_length_m, rel=0.005)
+    _assert_noded(rm)
+
+
+def test_road_along_the_scene_edge(tmp_path: Path) -> None:
+    line = [[(6, 3.5), (120, 3.5)]]
+    prob = write_prob_raster(tmp_path / "p.tif", line, (64, 128), UTM, half_width_px=3)
+    roads, _ = _read(vectorize(prob, tmp_path / "r.gpkg", block_size=32, halo=16).path)
+    assert len(roads) == 1
+    assert _max_distance_px(roads, pixel_lines_to_map(line, UTM[1]), 0.5) <= 2.0
+    assert roads.length_m.iloc[0] > 0.9 * 114 * 0.5
+
+
+def test_no_roads_gives_valid_empty_layers(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", [], (64, 64), UTM)
+    result = vectorize(prob, tmp_path / "r.gpkg")
+    assert (result.n_roads, result.n_junctions, result.total_length_m) == (0, 0, 0.0)
+    roads, junctions = _read(result.path)
+    assert len(roads) == 0 and len(junctions) == 0
+    assert roads.crs.to_epsg() == 32611
+    assert {"length_m", "mean_prob", "min_prob"} <= set(roads.columns)
+
+
+def test_short_fragments_and_spurs_are_removed(tmp_path: Path) -> None:
+    lines = [[(10, 60), (150, 60)], [(80, 60), (80, 68)], [(20, 20), (30, 20)]]
+    prob = write_prob_raster(tmp_path / "p.tif", lines, (120, 160), UTM, half_width_px=3)
+    roads, junctions = _read(vectorize(prob, tmp_path / "r.gpkg").path)
+    # the 4 m spur and the 5 m fragment go; the 70 m road stays whole
+    assert len(roads) == 1 and len(junctions) == 0
+    assert roads.length_m.iloc[0] > 60
+
+
+def test_gap_closing_uses_the_probability(tmp_path: Path) -> None:
+    line = [[(8, 40), (150, 40)]]
+    prob = write_prob_raster(tmp_path / "p.tif", line, (80, 160), UTM)
+    import rasterio
+
+    with rasterio.open(prob, "r+") as ds:
+        data = ds.read(1)
+        data[:, 76:86] = np.minimum(data[:, 76:86], 90)  # a 5 m break, p <= 0.35
+        ds.write(data, 1)
+    closed = vectorize(prob, tmp_path / "a.gpkg", hysteresis=1.0, gap_m=12)
+    assert closed.n_roads == 1
+    kept = vectorize(prob, tmp_path / "b.gpkg", hysteresis=1.0, gap_m=0)
+    assert kept.n_roads == 2
+    unsupported = vectorize(prob, tmp_path / "c.gpkg", hysteresis=1.0, gap_m=12, gap_min_prob=0.75)
+    assert unsupported.n_roads == 2
+    hyst = vectorize(prob, tmp_path / "d.gpkg", hysteresis=0.4, gap_m=0)
+    assert hyst.n_roads == 1
+
+
+def test_threshold_from_tag_and_override(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM, threshold=0.97)
+    assert vectorize(prob, tmp_path / "a.gpkg").n_roads == 0  # nothing reaches 0.97
+    result = vectorize(prob, tmp_path / "b.gpkg", threshold=0.5)
+    assert result.threshold == 0.5 and result.n_roads == 4
+    untagged = write_prob_raster(tmp_path / "u.tif", CROSS, (120, 120), UTM, threshold=None)
+    assert vectorize(untagged, tmp_path / "c.gpkg").threshold == 0.5
+
+
+def test_probability_attributes(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    roads, _ = _read(vectorize(prob, tmp_path / "r.gpkg").path)
+    assert (roads.mean_prob > 0.85).all() and (roads.mean_prob <= 1).all()
+    assert (roads.min_prob <= roads.mean_prob).all() and (roads.min_prob > 0.5).all()
+    assert roads.id.tolist() == [1, 2, 3, 4]
+    assert roads.geometry.is_valid.all()
+
+
+def test_refuses_to_overwrite_and_bad_inputs(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    out = tmp_path / "r.gpkg"
+    vectorize(prob, out)
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        vectorize(prob, out)
+    vectorize(prob, out, overwrite=True)
+    with pytest.raises(InputNotFoundError):
+        vectorize(tmp_path / "missing.tif", tmp_path / "x.gpkg")
+    with pytest.raises(InvalidParameterError, match="threshold"):
+        vectorize(prob, tmp_path / "x.gpkg", threshold=1.5)
+    with pytest.raises(InvalidParameterError, match="spur_length_m"):
+        vectorize(prob, tmp_path / "x.gpkg", spur_length_m=-1)
+    assert not (tmp_path / "x.gpkg").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.tif", "r.gpkg"]
+
+
+def test_layer_styles_table_as_qgis_writes_it(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    out = vectorize(prob, tmp_path / "r.gpkg").path
+    with sqlite3.connect(out) as con:
+        cols = [r[1] for r in con.execute("PRAGMA table_info(layer_styles)")]
+        rows = con.execute(
+            "SELECT f_table_name, f_geometry_column, useAsDefault, styleQML FROM layer_styles"
+        ).fetchall()
+        rtree = con.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'rtree_roads_geom%'"
+        ).fetchone()[0]
+    assert cols == [
+        "id",
+        "f_table_catalog",
+        "f_table_schema",
+        "f_table_name",
+        "f_geometry_column",
+        "styleName",
+        "styleQML",
+        "styleSLD",
+        "useAsDefault",
+        "description",
+        "owner",
+        "ui",
+        "update_time",
+    ]
+    assert sorted(r[0] for r in rows) == ["junctions", "roads"]
+    assert all(r[1] == "geom" and r[2] == 1 and r[3].startswith("<!DOCTYPE qgis") for r in rows)
+    assert rtree > 0  # spatial index
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
+def test_ogrinfo_reads_the_geopackage(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", T_SHAPE, (120, 120), GEO)
+    out = vectorize(prob, tmp_path / "r.gpkg").path
+    info = subprocess.run(
+        ["ogrinfo", "-al", "-so", str(out)], capture_output=True, text=True, check=True
+    ).stdout
+    roads, junctions = (
+        info.split("Layer name: junctions")[0],
+        info.split("Layer name: junctions")[1],
+    )
+    assert "Layer name: roads" in roads and "Geometry: Line String" in roads
+    assert "Feature Count: 3" in roads and 'ID["EPSG",4326]' in roads
+    assert "Geometry: Point" in junctions and "Feature Count: 1" in junctions
+    for field in ("length_m: Real", "mean_prob: Real", "min_prob: Real", "degree: Integer"):
+        assert field in info
+    listing = subprocess.run(["ogrinfo", str(out)], capture_output=True, text=True).stdout
+    assert "layer_styles" in listing
+
+
+def test_preview_is_written_and_bounded(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    result = vectorize(prob, tmp_path / "r.gpkg", preview=tmp_path / "r.png")
+    img = np.asarray(Image.open(result.preview))
+    assert img.shape == (120, 120, 3)
+    red = (img[..., 0] > 200) & (img[..., 1] < 120)
+    assert red[60, 20:100].mean() > 0.8 or red[59:62, 20:100].any(axis=0).mean() > 0.8
+    assert red.mean() < 0.2
+
+
+def test_cli_vectorize(tmp_path: Path) -> None:
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    out = tmp_path / "r.gpkg"
+    args = ["vectorize", str(prob), "--out", str(out), "--block-size", "48", "--no-progress"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "4 roads, 1 junctions" in result.output
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code != 0 and "overwrite" in again.output
+
+
+def test_distributed_client_gives_the_same_network(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    prob = write_prob_raster(tmp_path / "p.tif", T_SHAPE, (120, 120), UTM)
+    local = vectorize(prob, tmp_path / "a.gpkg", block_size=48)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2) as client:
+        remote = vectorize(prob, tmp_path / "b.gpkg", block_size=48, scheduler=client)
+    assert (remote.n_roads, remote.n_junctions) == (local.n_roads, local.n_junctions) == (3, 1)
+    assert remote.total_length_m == pytest.approx(local.total_length_m)
+    with pytest.raises(InvalidParameterError, match="scheduler"):
+        vectorize(prob, tmp_path / "c.gpkg", scheduler=42)
+
+
+def test_preview_over_the_scene_is_downsampled(tmp_path: Path) -> None:
+    import rasterio
+
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    scene = tmp_path / "scene.tif"
+    rng = np.random.default_rng(0)
+    with rasterio.open(
+        scene,
+        "w",
+        driver="GTiff",
+        width=120,
+        height=120,
+        count=3,
+        dtype="uint16",
+        crs=UTM[0],
+        transform=UTM[1],
+    ) as dst:
+        dst.write(rng.integers(0, 60, (3, 120, 120), dtype=np.uint16))
+    from roadseg.vector.preview import write_preview
+
+    out = write_preview(
+        [np.array([UTM[1] @ (8, 60), UTM[1] @ (112, 60)])],
+        None,
+        scene,
+        tmp_path / "s.png",
+        max_side=60,
+    )
+    img = np.asarray(Image.open(out))
+    assert img.shape == (60, 60, 3)  # never more than max_side pixels on a side
+    assert (img[29:31, 10:50, 0] > 200).any(axis=0).all()  # the road, in red, at half scale
+    result = vectorize(prob, tmp_path / "r.gpkg", preview=tmp_path / "r.png", scene=scene)
+    assert np.asarray(Image.open(result.preview)).shape == (120, 120, 3)
