@@ -1,0 +1,1 @@
+"""Deployable entry points for scheduled roadseg runs (see pipelines/README.md)."""

@@ -1,0 +1,140 @@
+"""The dask-distributed cluster a batch runs on: an existing one, or a local one.
+
+The local default is a :class:`distributed.LocalCluster` of worker *processes* sized
+to the machine: one worker per two CPU cores (torch gets the two cores as intra-op
+threads, so workers do not fight over cores), never more workers than scenes, and the
+machine's memory split between them as each worker's limit (dask pauses and restarts a
+worker that goes over it). With ``device="cuda"`` each local worker is given the
+resource ``GPU=1`` and there is one worker (a local cluster cannot pin workers to
+different GPUs); for several GPUs, start one worker per GPU with
+``dask worker ... --resources GPU=1`` (see ``pipelines/README.md``) and use ``--scheduler``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from roadseg.errors import DeviceError, InvalidParameterError
+from roadseg.log import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """How many local workers, and how each runs."""
+
+    n_workers: int
+    torch_threads: int
+    memory_limit: str | int
+    resources: dict[str, float] | None
+
+
+def plan_local_cluster(
+    n_scenes: int,
+    *,
+    workers: int | None = None,
+    device: str = "auto",
+    memory_limit: str | int = "auto",
+) -> ClusterPlan:
+    """Size a local cluster for ``n_scenes`` scenes on this machine."""
+    cpus = os.cpu_count() or 1
+    use_gpu = device.startswith("cuda") or (device == "auto" and _cuda_count() > 0)
+    if workers is not None and workers < 1:
+        raise InvalidParameterError(f"--workers {workers}: need at least 1 worker")
+    if use_gpu:
+        gpus = _cuda_count()
+        if gpus == 0:
+            raise DeviceError(
+                f"device {device!r} needs CUDA, which is not available here; use --device cpu"
+            )
+        # A LocalCluster cannot pin each worker to its own GPU: one GPU worker by
+        # default; on a multi-GPU machine start one worker per GPU with
+        # pipelines/deploy/start-gpu-workers.sh (or dask-cuda) and pass --scheduler.
+        if gpus > 1 and workers is None:
+            log.info(
+                "%d GPUs found; the local cluster uses one. For all of them start one "
+                "worker per GPU (pipelines/deploy/start-gpu-workers.sh) and pass --scheduler",
+                gpus,
+            )
+        n = workers or 1
+    else:
+        n = workers or max(1, cpus // 2)
+    n = max(1, min(n, max(n_scenes, 1)))
+    return ClusterPlan(
+        n_workers=n,
+        torch_threads=max(1, cpus // n),
+        memory_limit=memory_limit,
+        resources={"GPU": 1} if use_gpu else None,
+    )
+
+
+def _cuda_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def task_resources(device: str) -> dict[str, float] | None:
+    """Resources a scene task asks for: a GPU when the model runs on CUDA."""
+    return {"GPU": 1} if device.startswith("cuda") else None
+
+
+@contextlib.contextmanager
+def batch_client(
+    scheduler: object | None, plan: ClusterPlan | None
+) -> Iterator[object]:  # yields distributed.Client
+    """A client on the given scheduler, or on a new local cluster closed at the end.
+
+    Args:
+        scheduler: ``None`` (start a local cluster from ``plan``), a ``tcp://`` address,
+            or an existing :class:`distributed.Client` (used as it is, not closed).
+        plan: the local cluster's size, when ``scheduler`` is ``None``.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and not isinstance(scheduler, str):
+        yield scheduler
+        return
+    if isinstance(scheduler, str):
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise InvalidParameterError(
+                f"--scheduler {scheduler}: cannot reach a dask scheduler there ({exc}); "
+                "start one with 'dask scheduler' or leave --scheduler out to run locally"
+            ) from None
+        try:
+            n = len(client.scheduler_info().get("workers", {}))
+            log.info("connected to %s (%d workers)", scheduler, n)
+            yield client
+        finally:
+            client.close()
+        return
+    assert plan is not None
+    log.info(
+        "starting a local cluster: %d worker process(es), %d torch thread(s) each, "
+        "memory limit %s each%s",
+        plan.n_workers,
+        plan.torch_threads,
+        plan.memory_limit,
+        ", GPU=1 each" if plan.resources else "",
+    )
+    cluster = LocalCluster(
+        n_workers=plan.n_workers,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=plan.memory_limit,
+        resources=plan.resources,
+        dashboard_address=":0",
+    )
+    client = Client(cluster)
+    log.info("dask dashboard: %s", client.dashboard_link)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

@@ -1,0 +1,502 @@
+"""run_batch and ``roadseg batch``: resumable, idempotent, fault-tolerant, on dask clusters."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from batch_helpers import BrightnessProcessor, write_scene, write_tiny_checkpoint
+from click.testing import CliRunner
+
+import roadseg.batch.runner as runner
+from roadseg.batch import BatchLock, BatchLockedError, RunRecord, collect_scenes, run_batch
+from roadseg.batch.fingerprint import file_sha256
+from roadseg.cli.main import cli
+from roadseg.errors import InvalidParameterError
+
+N_SCENES = 4
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture
+def scene_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(N_SCENES):
+        write_scene(folder / f"s{i}.tif", seed=i)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def threads_client():
+    """An in-process dask cluster (two single-thread workers): fast to start."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def process_cluster():
+    """A real scheduler and two worker processes on loopback."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+    ) as cluster:
+        yield cluster
+
+
+def _final(out_dir: Path) -> Counter:
+    """How many times each scene was recorded done."""
+    return Counter(e.scene for e in RunRecord(out_dir) if e.status == "done")
+
+
+def _run(scene_dir: Path, out_dir: Path, model: Path, client, **kwargs):
+    kwargs.setdefault("process", BrightnessProcessor())
+    return run_batch(
+        collect_scenes([str(scene_dir)]), out_dir, model=str(model), scheduler=client, **kwargs
+    )
+
+
+def test_batch_writes_every_scene_and_a_record(scene_dir, tmp_path, tiny_model, threads_client):
+    out = tmp_path / "out"
+    summary = _run(scene_dir, out, tiny_model, threads_client, prob_cog=True)
+    assert (summary.n_done, summary.n_skipped, summary.n_failed) == (N_SCENES, 0, 0)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["batch-record.jsonl"]
+        + [f"s{i}{ext}" for i in range(N_SCENES) for ext in (".gpkg", ".prob.tif")]
+    )
+    lines = [json.loads(line) for line in (out / "batch-record.jsonl").read_text().splitlines()]
+    done = [r for r in lines if r["status"] == "done"]
+    assert len(done) == N_SCENES and sum(r["status"] == "submitted" for r in lines) == N_SCENES
+    for r in done:
+        assert r["input_sha256"] == file_sha256(scene_dir / f"{r['scene']}.tif")
+        assert r["model"] == str(tiny_model) and r["model_sha256"] == file_sha256(tiny_model)
+        assert r["roadseg_version"] and r["settings"] and r["worker"]
+        assert r["started"] <= r["finished"] and r["duration_s"] >= 0
+        assert r["n_roads"] >= 1 and r["total_length_m"] > 0 and r["pixels"] == 64 * 64
+        assert set(r["outputs"]) == {f"{r['scene']}.gpkg", f"{r['scene']}.prob.tif"}
+        for name, facts in r["outputs"].items():
+            assert file_sha256(out / name) == facts["sha256"]
+            assert (out / name).stat().st_size == facts["size"]
+    assert not (out / ".roadseg-batch.lock").exists()
+
+
+def test_rerun_skips_what_is_done_and_redoes_what_changed(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    _run(scene_dir, out, tiny_model, threads_client)
+    again = _run(scene_dir, out, tiny_model, threads_client)
+    assert again.n_skipped == N_SCENES and again.n_done == 0
+    assert [e.n_roads for e in again.entries] == [
+        e.n_roads for e in RunRecord(out).last_done().values()
+    ]
+    # a new version of one scene, one output deleted, one output damaged
+    write_scene(scene_dir / "s0.tif", seed=99)
+    (out / "s1.gpkg").unlink()
+    with open(out / "s2.gpkg", "ab") as handle:
+        handle.write(b"garbage")
+    third = _run(scene_dir, out, tiny_model, threads_client)
+    status = {e.scene: e.status for e in third.entries}
+    assert status == {"s0": "done", "s1": "done", "s2": "done", "s3": "skipped"}
+    # damage that keeps size and time is found by verify (which re-reads the outputs)
+    target = out / "s3.gpkg"
+    stat = target.stat()
+    with open(target, "r+b") as handle:
+        handle.seek(200)
+        handle.write(b"\xff" * 8)
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _run(scene_dir, out, tiny_model, threads_client).n_skipped == N_SCENES
+    verified = _run(scene_dir, out, tiny_model, threads_client, verify=True)
+    assert [e.status for e in verified.entries] == ["skipped"] * 3 + ["done"]
+    # other settings redo everything; speed-only settings do not
+    assert (
+        _run(scene_dir, out, tiny_model, threads_client, run_options={"batch_size": 2}).n_skipped
+        == N_SCENES
+    )
+    changed = _run(scene_dir, out, tiny_model, threads_client, run_options={"threshold": 0.3})
+    assert changed.n_done == N_SCENES
+    forced = _run(
+        scene_dir, out, tiny_model, threads_client, run_options={"threshold": 0.3}, overwrite=True
+    )
+    assert forced.n_done == N_SCENES
+
+
+def test_corrupt_scene_fails_clearly_and_the_others_are_done(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    (scene_dir / "bad.tif").write_bytes(b"II*\x00 this is not a GeoTIFF")
+    out = tmp_path / "out"
+    summary = _run(scene_dir, out, tiny_model, threads_client)
+    status = {e.scene: e for e in summary.entries}
+    assert status["bad"].status == "failed"
+    assert status["bad"].attempt == 1  # a corrupt file is not retried
+    assert status["bad"].error.startswith("InvalidInputError: ")
+    assert "bad.tif" in status["bad"].error and "not a readable raster" in status["bad"].error
+    assert all(status[f"s{i}"].status == "done" for i in range(N_SCENES))
+    assert not summary.ok
+    assert not (out / "bad.gpkg").exists()
+
+
+def test_transient_failures_are_retried_a_bounded_number_of_times(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    process = BrightnessProcessor(flaky_scene="s1", broken_scene="s2", marker_dir=str(tmp_path))
+    summary = _run(scene_dir, out, tiny_model, threads_client, process=process, retries=2)
+    by_scene = {e.scene: e for e in summary.entries}
+    assert by_scene["s1"].status == "done" and by_scene["s1"].attempt == 2
+    assert by_scene["s2"].status == "failed" and by_scene["s2"].attempt == 3
+    assert "RuntimeError: " in by_scene["s2"].error and "simulated crash" in by_scene["s2"].error
+    statuses = [(e.scene, e.status) for e in RunRecord(out) if e.scene in ("s1", "s2")]
+    assert statuses.count(("s1", "retrying")) == 1 and statuses.count(("s2", "retrying")) == 2
+    assert by_scene["s0"].status == by_scene["s3"].status == "done"
+    # the failed scene is tried again by the next run; done ones are not
+    rerun = _run(scene_dir, out, tiny_model, threads_client, retries=0)
+    assert {e.scene: e.status for e in rerun.entries} == {
+        "s0": "skipped",
+        "s1": "skipped",
+        "s2": "done",
+        "s3": "skipped",
+    }
+
+
+def test_done_is_never_recorded_without_the_outputs(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    summary = _run(
+        scene_dir, out, tiny_model, threads_client, process=BrightnessProcessor(forget_scene="s3")
+    )
+    s3 = summary.entries[3]
+    assert s3.status == "failed" and "s3.gpkg is missing" in s3.error
+    assert _final(out)["s3"] == 0
+
+
+def test_foreign_outputs_are_not_replaced_without_overwrite(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "s0.gpkg").write_bytes(b"someone else's file")
+    summary = _run(scene_dir, out, tiny_model, threads_client)
+    assert summary.entries[0].status == "failed" and "--overwrite" in summary.entries[0].error
+    assert (out / "s0.gpkg").read_bytes() == b"someone else's file"
+    assert _run(scene_dir, out, tiny_model, threads_client, overwrite=True).n_done == N_SCENES
+
+
+def test_a_locked_output_folder_is_refused(scene_dir, tmp_path, tiny_model, threads_client):
+    out = tmp_path / "out"
+    out.mkdir()
+    with BatchLock(out), pytest.raises(BatchLockedError, match="another batch"):
+        _run(scene_dir, out, tiny_model, threads_client)
+    assert not (out / "batch-record.jsonl").exists()
+
+
+def _read_prob(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def test_cli_on_a_scheduler_with_two_worker_processes_matches_a_local_run(
+    scene_dir, tmp_path, tiny_model, process_cluster, monkeypatch
+):
+    monkeypatch.setattr(runner, "process_with_run_scene", BrightnessProcessor())
+    common = [str(scene_dir), "--model", str(tiny_model), "--prob-cog", "--no-progress"]
+    remote = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            *common,
+            "--out-dir",
+            str(tmp_path / "remote"),
+            "--scheduler",
+            process_cluster.scheduler_address,
+        ],
+    )
+    assert remote.exit_code == 0, remote.output
+    assert f"{N_SCENES} scenes: {N_SCENES} done, 0 skipped, 0 failed" in remote.output
+    workers = {e.worker for e in RunRecord(tmp_path / "remote") if e.status == "done"}
+    assert workers <= set(process_cluster.scheduler_info["workers"])
+    local = CliRunner().invoke(
+        cli, ["batch", *common, "--out-dir", str(tmp_path / "local"), "--workers", "1"]
+    )
+    assert local.exit_code == 0, local.output
+    for i in range(N_SCENES):
+        np.testing.assert_array_equal(
+            _read_prob(tmp_path / "remote" / f"s{i}.prob.tif"),
+            _read_prob(tmp_path / "local" / f"s{i}.prob.tif"),
+        )
+        a = gpd.read_file(tmp_path / "remote" / f"s{i}.gpkg")
+        b = gpd.read_file(tmp_path / "local" / f"s{i}.gpkg")
+        assert len(a) == len(b) > 0 and a.geometry.geom_equals(b.geometry).all()
+
+
+def test_cli_exit_status_and_table_when_a_scene_fails(
+    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
+):
+    monkeypatch.setattr(runner, "process_with_run_scene", BrightnessProcessor())
+    (scene_dir / "bad.tif").write_bytes(b"nope")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            str(scene_dir),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_model),
+            "--scheduler",
+            threads_client.scheduler.address,
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 1
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines() if line}
+    assert rows["bad"][1:3] == ["failed", "1"] and "InvalidInputError:" in rows["bad"]
+    assert all(rows[f"s{i}"][1] == "done" for i in range(N_SCENES))
+    assert "5 scenes: 4 done, 0 skipped, 1 failed" in result.output
+    assert "Error: 1 of 5 scenes failed" in result.output
+
+
+def test_a_worker_killed_mid_batch_does_not_lose_or_duplicate_scenes(
+    scene_dir, tmp_path, tiny_model, process_cluster
+):
+    out = tmp_path / "out"
+    process = BrightnessProcessor(kill_scene="s1", marker_dir=str(tmp_path), sleep=0.3)
+    summary = _run(
+        scene_dir,
+        out,
+        tiny_model,
+        process_cluster.scheduler_address,
+        process=process,
+        prob_cog=True,
+    )
+    assert (tmp_path / "killed-s1").exists()  # the worker really died
+    assert summary.n_done == N_SCENES and summary.ok
+    assert _final(out) == Counter({f"s{i}": 1 for i in range(N_SCENES)})
+    assert not list(out.glob(".*partial*"))
+    for i in range(N_SCENES):
+        assert len(gpd.read_file(out / f"s{i}.gpkg")) > 0
+        assert _read_prob(out / f"s{i}.prob.tif").shape == (64, 64)
+
+
+def test_cuda_without_gpu_workers_is_a_clear_error(scene_dir, tmp_path, tiny_model, threads_client):
+    from roadseg.errors import DeviceError
+
+    with pytest.raises(DeviceError, match=r"declares a GPU resource.*--resources GPU=1"):
+        _run(scene_dir, tmp_path / "out", tiny_model, threads_client, device="cuda")
+    assert not (tmp_path / "out" / ".roadseg-batch.lock").exists()
+
+
+def test_gpu_tasks_go_to_gpu_workers_only(scene_dir, tmp_path, tiny_model):
+    """With --device cuda every scene runs on a worker declaring GPU=1, none elsewhere."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        from distributed import Worker
+
+        gpu_worker = client.sync(
+            Worker, cluster.scheduler_address, nthreads=1, resources={"GPU": 1}, name="gpu"
+        )
+        try:
+            client.wait_for_workers(2)
+            summary = _run(scene_dir, tmp_path / "out", tiny_model, client, device="cuda")
+        finally:
+            client.sync(gpu_worker.close)
+    assert summary.n_done == N_SCENES
+    assert {e.worker for e in summary.entries} == {gpu_worker.address}
+
+
+def test_a_missing_model_fails_before_anything_is_written(scene_dir, tmp_path, threads_client):
+    from roadseg.errors import InputNotFoundError
+
+    with pytest.raises(InputNotFoundError, match="no-such-model"):
+        _run(scene_dir, tmp_path / "out", Path("no-such-model"), threads_client)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scene_that_kills_every_worker_fails_and_the_rest_is_done(
+    scene_dir, tmp_path, tiny_model
+):
+    import dask
+    from distributed import LocalCluster
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster,
+    ):
+        summary = _run(
+            scene_dir,
+            tmp_path / "out",
+            tiny_model,
+            cluster.scheduler_address,
+            process=BrightnessProcessor(poison_scene="s2"),
+            retries=3,
+        )
+    by_scene = {e.scene: e for e in summary.entries}
+    assert by_scene["s2"].status == "failed" and by_scene["s2"].attempt == 1
+    assert "KilledWorker" in by_scene["s2"].error and "out of memory?" in by_scene["s2"].error
+    assert [by_scene[s].status for s in ("s0", "s1", "s3")] == ["done"] * 3
+
+
+def test_spread_blocks_runs_scenes_from_the_driver_with_the_cluster_as_scheduler(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    out = tmp_path / "out"
+    summary = _run(
+        scene_dir,
+        out,
+        tiny_model,
+        threads_client,
+        spread_blocks=True,
+        process=BrightnessProcessor(flaky_scene="s0", marker_dir=str(tmp_path)),
+    )
+    assert summary.n_done == N_SCENES
+    assert all(e.worker is None for e in summary.entries)  # ran in the driver
+    assert summary.entries[0].attempt == 2
+    assert (
+        _run(scene_dir, out, tiny_model, threads_client, spread_blocks=True).n_skipped == N_SCENES
+    )
+
+
+def test_cli_takes_scenes_from_a_manifest_and_a_stac_item_collection(
+    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
+):
+    monkeypatch.setattr(runner, "process_with_run_scene", BrightnessProcessor())
+    (tmp_path / "list.txt").write_text("in/s0.tif\nin/s1.tif\n")
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "LC09-2026-12-01",
+        "geometry": None,
+        "properties": {"datetime": "2026-12-01T00:00:00Z"},
+        "links": [],
+        "assets": {"visual": {"href": "in/s3.tif"}},
+    }
+    (tmp_path / "search.json").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [item]})
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            "--manifest",
+            str(tmp_path / "list.txt"),
+            "--stac",
+            str(tmp_path / "search.json"),
+            "--stac-asset",
+            "visual",
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_model),
+            "--scheduler",
+            threads_client.scheduler.address,
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.gpkg")) == [
+        "LC09-2026-12-01.gpkg",
+        "s0.gpkg",
+        "s1.gpkg",
+    ]
+
+
+def test_without_a_vector_stage_the_default_asks_for_probability_rasters(
+    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
+):
+    import roadseg.batch.task as task
+
+    monkeypatch.setattr(runner, "vector_stage_available", lambda: False)
+    with pytest.raises(InvalidParameterError, match="--prob-cog"):
+        run_batch(
+            collect_scenes([str(scene_dir)]),
+            tmp_path / "out",
+            model=str(tiny_model),
+            scheduler=threads_client,
+            process=task.process_with_run_scene,
+        )
+    with pytest.raises(InvalidParameterError, match="--threshold"):
+        run_batch(
+            collect_scenes([str(scene_dir)]),
+            tmp_path / "out",
+            model=str(tiny_model),
+            prob_cog=True,
+            run_options={"threshold": 0.4},
+            scheduler=threads_client,
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_default_model_is_the_shipped_weights_for_the_device(
+    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
+):
+    import shutil
+
+    import roadseg.models.checkpoint as checkpoint
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(tiny_model, weights / "resunet-lite.safetensors")
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", weights)
+    summary = run_batch(
+        collect_scenes([str(scene_dir / "s0.tif")]),
+        tmp_path / "out",
+        device="cpu",
+        scheduler=threads_client,
+        process=BrightnessProcessor(),
+    )
+    entry = summary.entries[0]
+    assert entry.status == "done" and entry.model == "resunet-lite"
+    assert entry.model_sha256 == file_sha256(tiny_model)
+
+
+def test_a_scene_missing_from_a_manifest_is_recorded_failed(
+    scene_dir, tmp_path, tiny_model, threads_client
+):
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("in/s0.tif\nin/deleted.tif\nin/s1.tif\n")
+    summary = run_batch(
+        collect_scenes(manifest=manifest),
+        tmp_path / "out",
+        model=str(tiny_model),
+        scheduler=threads_client,
+        process=BrightnessProcessor(),
+    )
+    assert [e.status for e in summary.entries] == ["done", "failed", "done"]
+    assert summary.entries[1].error.startswith("InputNotFoundError: ")
+    assert "deleted.tif" in summary.entries[1].error
