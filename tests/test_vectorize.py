@@ -241,6 +241,15 @@ def test_layer_styles_table_as_qgis_writes_it(tmp_path: Path) -> None:
     ]
     assert sorted(r[0] for r in rows) == ["junctions", "roads"]
     assert all(r[1] == "geom" and r[2] == 1 and r[3].startswith("<!DOCTYPE qgis") for r in rows)
+    import xml.etree.ElementTree as ET
+
+    for name, _, _, qml in rows:
+        root = ET.fromstring(qml)
+        symbol = root.find("renderer-v2/symbols/symbol")
+        assert root.tag == "qgis" and symbol is not None
+        assert symbol.get("type") == ("line" if name == "roads" else "marker")
+    roads_qml = next(r[3] for r in rows if r[0] == "roads")
+    assert "mean_prob" in roads_qml  # width by probability
     assert rtree > 0  # spatial index
 
 
