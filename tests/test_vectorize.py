@@ -292,6 +292,11 @@ def test_cli_vectorize(tmp_path: Path) -> None:
     assert "4 roads, 1 junctions" in result.output
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0 and "overwrite" in again.output
+    # tuning options reach the library: no network is 1 km long
+    tuned = CliRunner().invoke(cli, [*args, "--overwrite", "--min-length", "1000"])
+    assert tuned.exit_code == 0 and "0 roads, 0 junctions" in tuned.output
+    bad = CliRunner().invoke(cli, [*args, "--overwrite", "--hysteresis", "0"])
+    assert bad.exit_code != 0 and "hysteresis" in bad.output
 
 
 def test_distributed_client_gives_the_same_network(tmp_path: Path) -> None:
