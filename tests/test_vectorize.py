@@ -13,7 +13,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from PIL import Image
-from vector_helpers import GEO, UTM, pixel_lines_to_map, write_prob_raster
+from synthetic_roads import GEO, UTM, pixel_lines_to_map, write_prob_raster
 
 from roadseg.cli.main import cli
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
