@@ -13,7 +13,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from PIL import Image
-from vector_helpers import GEO, UTM, pixel_lines_to_map, write_prob_raster
+from synthetic_roads import GEO, UTM, pixel_lines_to_map, write_prob_raster
 
 from roadseg.cli.main import cli
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
@@ -241,6 +241,15 @@ def test_layer_styles_table_as_qgis_writes_it(tmp_path: Path) -> None:
     ]
     assert sorted(r[0] for r in rows) == ["junctions", "roads"]
     assert all(r[1] == "geom" and r[2] == 1 and r[3].startswith("<!DOCTYPE qgis") for r in rows)
+    import xml.etree.ElementTree as ET
+
+    for name, _, _, qml in rows:
+        root = ET.fromstring(qml)
+        symbol = root.find("renderer-v2/symbols/symbol")
+        assert root.tag == "qgis" and symbol is not None
+        assert symbol.get("type") == ("line" if name == "roads" else "marker")
+    roads_qml = next(r[3] for r in rows if r[0] == "roads")
+    assert "mean_prob" in roads_qml  # width by probability
     assert rtree > 0  # spatial index
 
 
@@ -283,6 +292,11 @@ def test_cli_vectorize(tmp_path: Path) -> None:
     assert "4 roads, 1 junctions" in result.output
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0 and "overwrite" in again.output
+    # tuning options reach the library: no network is 1 km long
+    tuned = CliRunner().invoke(cli, [*args, "--overwrite", "--min-length", "1000"])
+    assert tuned.exit_code == 0 and "0 roads, 0 junctions" in tuned.output
+    bad = CliRunner().invoke(cli, [*args, "--overwrite", "--hysteresis", "0"])
+    assert bad.exit_code != 0 and "hysteresis" in bad.output
 
 
 def test_distributed_client_gives_the_same_network(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ pieces is exact because both sides of a block border end on the very same pixel.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +18,7 @@ from shapely import STRtree
 
 from roadseg.vector.skeleton import Piece
 
-NodeKey = object
+NodeKey = Hashable
 
 
 @dataclass
