@@ -253,6 +253,19 @@ def test_layer_styles_table_as_qgis_writes_it(tmp_path: Path) -> None:
     assert rtree > 0  # spatial index
 
 
+def test_geopackage_version_readable_by_older_gdal(tmp_path: Path) -> None:
+    # GDAL before 3.7 (QGIS 3.22 / 3.28 builds) warns "may only be partially
+    # supported" on every open of a GeoPackage 1.4, which recent GDAL writes by default.
+    prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    out = vectorize(prob, tmp_path / "r.gpkg").path
+    with sqlite3.connect(out) as con:
+        application_id = con.execute("PRAGMA application_id").fetchone()[0]
+        user_version = con.execute("PRAGMA user_version").fetchone()[0]
+    assert application_id == 0x47504B47  # "GPKG"
+    assert user_version == 10200
+    assert len(gpd.read_file(out, layer="roads")) == 4  # the cross: four arms
+
+
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
 def test_ogrinfo_reads_the_geopackage(tmp_path: Path) -> None:
     prob = write_prob_raster(tmp_path / "p.tif", T_SHAPE, (120, 120), GEO)

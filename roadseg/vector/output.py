@@ -12,12 +12,16 @@ from roadseg.vector.style import write_layer_styles
 ROADS_LAYER = "roads"
 JUNCTIONS_LAYER = "junctions"
 
+#: GeoPackage version written. Recent GDAL writes 1.4 by default, which GDAL before
+#: 3.7 (the GDAL of QGIS 3.22 / 3.28 on many systems) reports on every open as "may
+#: only be partially supported"; the file uses nothing newer than 1.2.
+GPKG_VERSION = "1.2"
+
 
 def write_geopackage(roads: gpd.GeoDataFrame, junctions: gpd.GeoDataFrame, path: Path) -> None:
     """Write both layers (spatial index on, empty layers allowed) and the styles."""
-    for layer, gdf, gtype in (
-        (ROADS_LAYER, roads, "LineString"),
-        (JUNCTIONS_LAYER, junctions, "Point"),
+    for i, (layer, gdf, gtype) in enumerate(
+        ((ROADS_LAYER, roads, "LineString"), (JUNCTIONS_LAYER, junctions, "Point"))
     ):
         pyogrio.write_dataframe(
             gdf,
@@ -28,5 +32,6 @@ def write_geopackage(roads: gpd.GeoDataFrame, junctions: gpd.GeoDataFrame, path:
             promote_to_multi=False,
             append=False,
             layer_options={"SPATIAL_INDEX": "YES", "FID": "fid", "GEOMETRY_NAME": "geom"},
+            dataset_options={"VERSION": GPKG_VERSION} if i == 0 else None,
         )
     write_layer_styles(Path(path))
