@@ -221,6 +221,9 @@ def test_layer_styles_table_as_qgis_writes_it(tmp_path: Path) -> None:
         rows = con.execute(
             "SELECT f_table_name, f_geometry_column, useAsDefault, styleQML FROM layer_styles"
         ).fetchall()
+        geom_cols = con.execute(
+            "SELECT table_name, column_name FROM gpkg_geometry_columns"
+        ).fetchall()
         rtree = con.execute(
             "SELECT count(*) FROM sqlite_master WHERE name LIKE 'rtree_roads_geom%'"
         ).fetchone()[0]
@@ -240,6 +243,8 @@ def test_layer_styles_table_as_qgis_writes_it(tmp_path: Path) -> None:
         "update_time",
     ]
     assert sorted(r[0] for r in rows) == ["junctions", "roads"]
+    # QGIS only applies a style row whose geometry column is the layer's.
+    assert {r[0]: r[1] for r in rows} == dict(geom_cols)
     assert all(r[1] == "geom" and r[2] == 1 and r[3].startswith("<!DOCTYPE qgis") for r in rows)
     import xml.etree.ElementTree as ET
 

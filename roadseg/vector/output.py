@@ -11,6 +11,9 @@ from roadseg.vector.style import write_layer_styles
 
 ROADS_LAYER = "roads"
 JUNCTIONS_LAYER = "junctions"
+#: QGIS looks a layer's default style up by table *and* geometry column name, so the
+#: layers and their ``layer_styles`` rows must use the same name.
+GEOMETRY_COLUMN = "geom"
 
 #: GeoPackage version written. Recent GDAL writes 1.4 by default, which GDAL before
 #: 3.7 (the GDAL of QGIS 3.22 / 3.28 on many systems) reports on every open as "may
@@ -31,7 +34,7 @@ def write_geopackage(roads: gpd.GeoDataFrame, junctions: gpd.GeoDataFrame, path:
             geometry_type=gtype,
             promote_to_multi=False,
             append=False,
-            layer_options={"SPATIAL_INDEX": "YES", "FID": "fid", "GEOMETRY_NAME": "geom"},
+            layer_options={"SPATIAL_INDEX": "YES", "FID": "fid", "GEOMETRY_NAME": GEOMETRY_COLUMN},
             dataset_options={"VERSION": GPKG_VERSION} if i == 0 else None,
         )
-    write_layer_styles(Path(path))
+    write_layer_styles(Path(path), geometry_column=GEOMETRY_COLUMN)
