@@ -330,7 +330,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", type=Path, help="render roads and junctions to this PNG")
     args = parser.parse_args(argv)
 
-    QgsApplication.setPrefixPath("/usr", True)
     app = QgsApplication([], False)
     app.initQgis()
     print(f"QGIS {Qgis.version()} ({Qgis.QGIS_VERSION_INT})")
