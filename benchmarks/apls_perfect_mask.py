@@ -41,8 +41,14 @@ def chips(data: Path) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def perfect_probability(grid: Path, truth: Path, out: Path, half_width_m: float) -> int:
-    """Write the burnt ground truth as a probability raster; returns road pixels."""
+def perfect_probability(
+    grid: Path, truth: Path, out: Path, half_width_m: float, keep_nodata: bool = False
+) -> int:
+    """Write the burnt ground truth as a probability raster; returns road pixels.
+
+    With ``keep_nodata`` the image's no-data pixels are no-data in the probabilities
+    too, as they would be in the output of 'roadseg run'.
+    """
     lines = read_lines(truth)
     with rasterio.open(grid) as src:
         profile = dict(
@@ -63,8 +69,9 @@ def perfect_probability(grid: Path, truth: Path, out: Path, half_width_m: float)
         mask = burn_roads(
             lines.geometry, src.crs, src.transform, (src.height, src.width), half_width_m
         )
+        valid = src.read_masks(1) > 0 if keep_nodata else None
     with rasterio.open(out, "w", **profile) as dst:
-        dst.write(encode_probability(mask.astype("float32")), 1)
+        dst.write(encode_probability(mask.astype("float32"), valid), 1)
         dst.update_tags(**{TAG_THRESHOLD: "0.5"})
     return int(mask.sum())
 
@@ -76,6 +83,11 @@ def main() -> None:
     )
     ap.add_argument("--half-width", type=float, default=3.0, help="road half width burnt (m)")
     ap.add_argument(
+        "--keep-nodata",
+        action="store_true",
+        help="carry the image's no-data into the probabilities (as 'roadseg run' does)",
+    )
+    ap.add_argument(
         "--option",
         action="append",
         default=[],
@@ -84,7 +96,10 @@ def main() -> None:
     )
     args = ap.parse_args()
     options = {k: float(v) for k, v in (o.split("=", 1) for o in args.option)}
-    print(f"half width {args.half_width} m, options {options or 'defaults'}")
+    print(
+        f"half width {args.half_width} m, options {options or 'defaults'}"
+        + (", image no-data kept" if args.keep_nodata else "")
+    )
     print(
         f"{'chip':<26} {'APLS':>6} {'gt>prop':>7} {'prop>gt':>7} {'truth m':>8} {'pred m':>8} {'edges t/p':>9} {'s':>5}"
     )
@@ -92,7 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, grid, truth in chips(args.data):
             prob = Path(tmp) / f"{name}.tif"
-            perfect_probability(grid, truth, prob, args.half_width)
+            perfect_probability(grid, truth, prob, args.half_width, args.keep_nodata)
             t0 = time.perf_counter()
             res = vectorize(prob, Path(tmp) / f"{name}.gpkg", overwrite=True, **options)
             dt = time.perf_counter() - t0

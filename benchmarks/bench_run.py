@@ -6,6 +6,8 @@ One run measures, on CPU, with a narrow ResUNet (``--width`` base channels):
   per tile; times the number of tiles the pipeline uses it is the *bare time on the
   same tiles* (overlap included), and per pixel times the scene's own pixels it is
   the *floor* (no overlap at all);
+* wall-clock and CPU time (all threads of the process) of each: on a shared machine
+  wall-clock ratios swing with other people's load, CPU-time ratios much less;
 * the full pipeline (``predict_scene``: read, normalise, tile, infer, blend, write the
   COG) on synthetic scenes of several sizes, each in a fresh subprocess so that its
   peak resident memory (``ru_maxrss``) is its own.
@@ -72,7 +74,9 @@ def make_model(path: Path, width: int) -> None:
     save_checkpoint(model, meta, path)
 
 
-def _bare_loop(checkpoint: Path, shape: tuple[int, int], batch: int, n_tiles: int) -> float:
+def _bare_loop(
+    checkpoint: Path, shape: tuple[int, int], batch: int, n_tiles: int
+) -> tuple[float, float]:
     import torch
 
     from roadseg.models import load
@@ -81,18 +85,18 @@ def _bare_loop(checkpoint: Path, shape: tuple[int, int], batch: int, n_tiles: in
     x = torch.rand((batch, 3, *shape))
     with torch.inference_mode():
         torch.sigmoid(model(x))  # warm-up
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         done = 0
         while done < n_tiles:
             torch.sigmoid(model(x))
             done += batch
-    return (time.perf_counter() - start) / done
+    return (time.perf_counter() - start) / done, (time.process_time() - cpu) / done
 
 
 def bare_model_seconds_per_tile(
     checkpoint: Path, shape: tuple[int, int], batch: int, n_tiles: int
-) -> float:
-    """Seconds per tile of batched forward passes on tiles in memory (after warm-up).
+) -> tuple[float, float]:
+    """Wall and CPU seconds per tile of batched forward passes on tiles in memory.
 
     Run in a worker thread, as the pipeline runs the model: torch's OpenMP thread team
     belongs to the calling thread, and on a busy machine the main thread's team can be
@@ -130,7 +134,7 @@ def child(args: argparse.Namespace) -> None:
         )
     ]
     out = Path(args.scene).with_suffix(".prob.tif")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = predict_scene(
         args.scene,
         out,
@@ -143,6 +147,7 @@ def child(args: argparse.Namespace) -> None:
         overwrite=True,
     )
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     out.unlink()
     # Timed again after the pipeline: on a shared machine the load drifts.
     bare.append(
@@ -150,11 +155,14 @@ def child(args: argparse.Namespace) -> None:
             Path(args.model), layout.tile_shape, args.batch_size, bare_tiles
         )
     )
-    per_tile = sum(bare) / len(bare)
+    per_tile = sum(b[0] for b in bare) / len(bare)
+    cpu_per_tile = sum(b[1] for b in bare) / len(bare)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     th, tw = layout.tile_shape
     bare_same = layout.n_tiles * per_tile
     floor = width * height * per_tile / (th * tw)
+    bare_same_cpu = layout.n_tiles * cpu_per_tile
+    floor_cpu = width * height * cpu_per_tile / (th * tw)
     print(
         json.dumps(
             {
@@ -170,6 +178,10 @@ def child(args: argparse.Namespace) -> None:
                 "overlap_factor": layout.n_tiles * th * tw / (width * height),
                 "overhead": seconds / bare_same,
                 "vs_floor": seconds / floor,
+                "cpu_seconds": cpu_seconds,
+                "bare_cpu_s_per_tile": cpu_per_tile,
+                "overhead_cpu": cpu_seconds / bare_same_cpu,
+                "vs_floor_cpu": cpu_seconds / floor_cpu,
                 "mpx_per_s": width * height / seconds / 1e6,
                 "bare_mpx_per_s": th * tw / per_tile / 1e6,
                 "peak_rss_mb": peak_kb / 1024,
@@ -186,7 +198,12 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--block-size", type=int, default=1536)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="torch (OpenMP) threads; 1 gives stable CPU times on a shared machine",
+    )
     parser.add_argument(
         "--bare-tiles", type=int, default=40, help="most tiles timed for the bare model"
     )
@@ -211,7 +228,8 @@ def main() -> None:
         print(
             f"{'size':>6} {'tile':>8} {'tiles':>5} {'overlap':>7} {'bare Mpx/s':>10} "
             f"{'pipeline s':>10} {'bare same tiles s':>17} {'overhead':>8} {'floor s':>8} "
-            f"{'vs floor':>8} {'Mpx/s':>6} {'peak RSS MB':>11}"
+            f"{'vs floor':>8} {'Mpx/s':>6} {'CPU overhead':>12} {'CPU vs floor':>12} "
+            f"{'peak RSS MB':>11}"
         )
         for size in args.sizes:
             scene = tmpdir / f"scene_{size}.tif"
@@ -221,7 +239,8 @@ def main() -> None:
             cmd += ["--overlap", str(args.overlap), "--batch-size", str(args.batch_size)]
             cmd += ["--block-size", str(args.block_size), "--threads", str(args.threads)]
             cmd += ["--bare-tiles", str(args.bare_tiles)]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
             rec = json.loads(out.stdout.strip().splitlines()[-1])
             scene.unlink()
             rec.update(width=args.width, overlap=args.overlap, batch_size=args.batch_size)

@@ -128,3 +128,15 @@ def test_vegas_pairs_match_reference_values(shared_data: Path) -> None:
         assert m["apls"] == pytest.approx(float(row["apls"]), abs=0.012), pair
         assert m["apls_gt_to_prop"] == pytest.approx(float(row["apls_gt_onto_prop"]), abs=0.012)
         assert m["apls_prop_to_gt"] == pytest.approx(float(row["apls_prop_onto_gt"]), abs=0.012)
+
+
+def test_large_graphs_use_a_fixed_sample_of_control_points() -> None:
+    truth = _grid(6)
+    broken = truth[:]
+    broken.pop(20)
+    full = apls(truth, broken, UTM)
+    sampled = apls(truth, broken, UTM, max_points=40)
+    assert full.n_truth_control > 40
+    assert sampled.apls == pytest.approx(full.apls, abs=0.08)
+    assert apls(truth, broken, UTM, max_points=40).apls == sampled.apls  # deterministic
+    assert apls(truth, truth, UTM, max_points=40).apls == pytest.approx(1.0)

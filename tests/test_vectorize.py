@@ -13,7 +13,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from PIL import Image
-from vector_helpers import GEO, UTM, pixel_lines_to_map, write_prob_raster
+from synthetic_roads import GEO, UTM, pixel_lines_to_map, write_prob_raster
 
 from roadseg.cli.main import cli
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
@@ -41,16 +41,14 @@ def _max_distance_px(roads: gpd.GeoDataFrame, truth: list, px: float) -> float:
 
 def _assert_noded(roads: gpd.GeoDataFrame) -> None:
     """Lines meet only at shared end vertices: no crossings, no touching interiors."""
-    geoms = list(roads.geometry)
-    for i, a in enumerate(geoms):
-        ends_a = {tuple(c) for c in shapely.get_coordinates(a)[[0, -1]]}
-        for b in geoms[i + 1 :]:
-            inter = a.intersection(b)
-            if inter.is_empty:
-                continue
-            ends_b = {tuple(c) for c in shapely.get_coordinates(b)[[0, -1]]}
-            for c in shapely.get_coordinates(inter):
-                assert tuple(c) in ends_a and tuple(c) in ends_b, f"lines meet off a node at {c}"
+    geoms = np.asarray(roads.geometry.values)
+    ends = [{tuple(c) for c in shapely.get_coordinates(g)[[0, -1]]} for g in geoms]
+    pairs = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    for i, j in pairs.T:
+        if i >= j:
+            continue
+        for c in shapely.get_coordinates(geoms[i].intersection(geoms[j])):
+            assert tuple(c) in ends[i] and tuple(c) in ends[j], f"lines meet off a node at {c}"
 
 
 @pytest.mark.parametrize("grid", [UTM, GEO], ids=["utm", "epsg4326"])
@@ -104,7 +102,7 @@ def test_curve_follows_the_arc(tmp_path: Path) -> None:
 
 
 def test_road_across_block_borders_is_one_line(tmp_path: Path) -> None:
-    line = [[(4, 30), (60, 70), (124, 90)]]
+    line = [[(14, 30), (60, 70), (114, 90)]]  # ends 14 px from the borders: not extended
     prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM)
     one = vectorize(prob, tmp_path / "one.gpkg")
     many = vectorize(prob, tmp_path / "many.gpkg", block_size=32, halo=24)
@@ -243,6 +241,15 @@ def test_layer_styles_table_as_qgis_writes_it(tmp_path: Path) -> None:
     ]
     assert sorted(r[0] for r in rows) == ["junctions", "roads"]
     assert all(r[1] == "geom" and r[2] == 1 and r[3].startswith("<!DOCTYPE qgis") for r in rows)
+    import xml.etree.ElementTree as ET
+
+    for name, _, _, qml in rows:
+        root = ET.fromstring(qml)
+        symbol = root.find("renderer-v2/symbols/symbol")
+        assert root.tag == "qgis" and symbol is not None
+        assert symbol.get("type") == ("line" if name == "roads" else "marker")
+    roads_qml = next(r[3] for r in rows if r[0] == "roads")
+    assert "mean_prob" in roads_qml  # width by probability
     assert rtree > 0  # spatial index
 
 
@@ -285,6 +292,11 @@ def test_cli_vectorize(tmp_path: Path) -> None:
     assert "4 roads, 1 junctions" in result.output
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0 and "overwrite" in again.output
+    # tuning options reach the library: no network is 1 km long
+    tuned = CliRunner().invoke(cli, [*args, "--overwrite", "--min-length", "1000"])
+    assert tuned.exit_code == 0 and "0 roads, 0 junctions" in tuned.output
+    bad = CliRunner().invoke(cli, [*args, "--overwrite", "--hysteresis", "0"])
+    assert bad.exit_code != 0 and "hysteresis" in bad.output
 
 
 def test_distributed_client_gives_the_same_network(tmp_path: Path) -> None:
@@ -331,3 +343,107 @@ def test_preview_over_the_scene_is_downsampled(tmp_path: Path) -> None:
     assert (img[29:31, 10:50, 0] > 200).any(axis=0).all()  # the road, in red, at half scale
     result = vectorize(prob, tmp_path / "r.gpkg", preview=tmp_path / "r.png", scene=scene)
     assert np.asarray(Image.open(result.preview)).shape == (120, 120, 3)
+
+
+def test_road_leaving_the_scene_reaches_its_border(tmp_path: Path) -> None:
+    line = [[(30, 40), (100, 140)]]  # runs out of the bottom edge obliquely
+    prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM)
+    roads, _ = _read(vectorize(prob, tmp_path / "r.gpkg", block_size=48, halo=24).path)
+    assert len(roads) == 1
+    coords = shapely.get_coordinates(roads.geometry.iloc[0])
+    cols, rows = ~UTM[1] @ (coords[:, 0], coords[:, 1])
+    assert rows.max() == pytest.approx(128.0)  # ends exactly on the raster's edge
+    bottom = int(np.argmax(rows))
+    assert cols[bottom] == pytest.approx(30 + 70 * (128 - 40) / 100, abs=1.5)
+    off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", border_m=0).path)
+    _, rows_off = ~UTM[1] @ tuple(shapely.get_coordinates(off.geometry.iloc[0]).T)
+    assert rows_off.max() < 128.0
+
+
+def test_noisy_network_is_noded_and_block_independent(tmp_path: Path) -> None:
+    """A tangle of soft, noisy ridges (like a model's output) cut into 36 blocks."""
+    import rasterio
+    from scipy import ndimage
+
+    from roadseg.raster.probability import encode_probability
+
+    rng = np.random.default_rng(3)
+    n = 200
+    field = ndimage.gaussian_filter(rng.random((n, n)), 4)
+    field = (field - field.min()) / (field.max() - field.min())
+    prob = np.clip(
+        np.clip(1 - np.abs(field - 0.5) * 12, 0, 1) * 0.95 + rng.random((n, n)) * 0.1, 0, 1
+    )
+    path = tmp_path / "p.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=n,
+        height=n,
+        count=1,
+        dtype="uint8",
+        crs=UTM[0],
+        transform=UTM[1],
+        nodata=255,
+    ) as dst:
+        dst.write(encode_probability(prob), 1)
+    one = vectorize(path, tmp_path / "one.gpkg")
+    many = vectorize(path, tmp_path / "many.gpkg", block_size=34, halo=40)
+    assert many.n_blocks == 36 and one.n_roads > 30
+    assert (many.n_roads, many.n_junctions) == (one.n_roads, one.n_junctions)
+    assert many.total_length_m == pytest.approx(one.total_length_m, rel=0.005)
+    for result in (one, many):
+        roads, junctions = _read(result.path)
+        assert roads.geometry.is_valid.all() and (roads.length_m > 0).all()
+        _assert_noded(roads)
+        # every junction is the end vertex of exactly `degree` lines
+        ends = [tuple(c) for g in roads.geometry for c in shapely.get_coordinates(g)[[0, -1]]]
+        for pt, degree in zip(junctions.geometry, junctions.degree, strict=True):
+            assert ends.count((pt.x, pt.y)) == degree
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    import dask
+
+    prob = write_prob_raster(tmp_path / "p.tif", [], (32, 32), UTM)
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        pytest.raises(InvalidParameterError, match="cannot connect"),
+    ):
+        vectorize(prob, tmp_path / "r.gpkg", scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "r.gpkg").exists()
+
+
+def test_road_running_into_nodata_reaches_its_edge(tmp_path: Path) -> None:
+    line = [[(60, 120), (70, 0)]]  # from inside up into a no-data collar (rows < 40)
+    prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM, nodata_rows=slice(0, 40))
+    roads, _ = _read(vectorize(prob, tmp_path / "r.gpkg").path)
+    assert len(roads) == 1
+    coords = shapely.get_coordinates(roads.geometry.iloc[0])
+    _, rows = ~UTM[1] @ (coords[:, 0], coords[:, 1])
+    assert rows.min() == pytest.approx(40.0, abs=1.0)  # at the edge of the valid data
+    off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", border_m=0).path)
+    _, rows_off = ~UTM[1] @ tuple(shapely.get_coordinates(off.geometry.iloc[0]).T)
+    assert rows_off.min() > 41.0
+
+
+def test_raster_without_crs_uses_the_declared_gsd(tmp_path: Path) -> None:
+    import rasterio
+    from affine import Affine
+
+    from roadseg.raster.probability import TAG_GSD
+
+    src = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
+    with rasterio.open(src) as ds:
+        data, profile = ds.read(1), ds.profile
+    profile.update(crs=None, transform=Affine.identity())
+    bare = tmp_path / "bare.tif"
+    with rasterio.open(bare, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.update_tags(**{TAG_GSD: "0.5"})
+    result = vectorize(bare, tmp_path / "r.gpkg")
+    reference = vectorize(src, tmp_path / "ref.gpkg")
+    assert result.crs is None and result.n_roads == 4
+    assert result.total_length_m == pytest.approx(reference.total_length_m, rel=1e-6)

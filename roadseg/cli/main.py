@@ -21,8 +21,10 @@ from roadseg.log import configure_logging
 # name -> "module:attribute"; a new command adds one line here.
 COMMANDS: dict[str, str] = {
     "batch": "roadseg.cli.batch:batch",
+    "evaluate": "roadseg.cli.evaluate:evaluate",
     "models": "roadseg.cli.models:models",
     "run": "roadseg.cli.run:run",
+    "train": "roadseg.cli.train:train",
     "vectorize": "roadseg.cli.vectorize:vectorize",
 }
 

@@ -26,6 +26,12 @@ _TUNING: tuple[tuple[str, str, float, str], ...] = (
         "Bridge breaks up to this long where probability allows (m); 0 = off.",
     ),
     ("--junction-merge", "junction_merge_m", 3.0, "Merge junctions closer than this (m)."),
+    (
+        "--border",
+        "border_m",
+        10.0,
+        "Continue roads ending this close to the raster's edge or no-data to it (m); 0 = off.",
+    ),
 )
 
 

@@ -1,5 +1,3 @@
-"""Evaluation of road outputs against ground truth."""
-
-from roadseg.evaluation.apls import AplsResult, apls, evaluate_vector_files
-
-__all__ = ["AplsResult", "apls", "evaluate_vector_files"]
+"""Evaluating road extraction: pixel metrics of masks (:mod:`.pixel`) and graph metrics
+of networks (:mod:`.apls`). Submodules are imported where used, to keep start-up light.
+"""

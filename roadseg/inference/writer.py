@@ -10,11 +10,13 @@ has reported. Cells go to an uncompressed tiled GeoTIFF (cheap random-access wri
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.shutil import copy as rio_copy
 from rasterio.windows import Window
 
@@ -47,7 +49,17 @@ class ProbabilityWriter:
     _dst: rasterio.io.DatasetWriter | None = None
 
     def __enter__(self) -> ProbabilityWriter:
-        self._dst = rasterio.open(
+        with warnings.catch_warnings():
+            # A plain image's output has no CRS, on purpose.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            self._dst = self._open()
+        self._dst.update_tags(**self.tags)
+        self._dst.scales = (PROB_SCALE,)
+        self._dst.offsets = (0.0,)
+        return self
+
+    def _open(self) -> rasterio.io.DatasetWriter:
+        return rasterio.open(
             self.path,
             "w",
             driver="GTiff",
@@ -63,10 +75,6 @@ class ProbabilityWriter:
             blockysize=OUTPUT_BLOCKSIZE,
             BIGTIFF="IF_SAFER",
         )
-        self._dst.update_tags(**self.tags)
-        self._dst.scales = (PROB_SCALE,)
-        self._dst.offsets = (0.0,)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._dst is not None:

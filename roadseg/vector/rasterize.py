@@ -28,7 +28,7 @@ def burn_roads(
     if len(gs) == 0:
         return np.zeros(shape, dtype=bool)
     metric = gs.estimate_utm_crs() if gs.crs.is_geographic else gs.crs
-    buffered = gs.to_crs(metric).buffer(half_width_m, cap_style="flat").to_crs(gs.crs)
+    buffered = gs.to_crs(metric).buffer(half_width_m).to_crs(gs.crs)
     burnt = rasterize(
         [(g, 1) for g in buffered if g is not None and not g.is_empty],
         out_shape=shape,

@@ -6,19 +6,22 @@ Two stages:
    threshold with hysteresis, fill small holes, skeletonise, and trace the skeleton
    links the block owns into pixel-path pieces (:mod:`roadseg.vector.skeleton`).
 2. **Vectors** (cheap, in the client): join the pieces on their exact shared end
-   pixels, collapse junction clusters, prune spurs, close short gaps where the
-   probability supports it, drop short fragments, simplify, and map pixel
-   coordinates to the raster's CRS (:mod:`roadseg.vector.graph`).
+   pixels, collapse junction clusters, prune spurs, continue roads to the raster's
+   border or to no-data, close short gaps where the probability supports it, drop
+   short fragments, simplify, and map pixel
+   coordinates to the raster's CRS (:mod:`roadseg.vector.graph`; the few small
+   raster reads it needs are in :mod:`roadseg.vector.probe`).
+
+The Dask side lives in :mod:`roadseg.vector.schedule`.
 
 The raster is never read whole: each task reads one window, and the vector stage
-reads only the small windows under candidate gap bridges.
+reads only small windows under candidate gap bridges and border continuations.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,20 +31,19 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 import shapely
-from dask.callbacks import Callback
 from pyproj import CRS
-from rasterio.windows import Window
-from tqdm.auto import tqdm
 
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
 from roadseg.io.atomic import atomic_output, check_output_path
 from roadseg.log import get_logger
 from roadseg.raster.gsd import ground_sample_distance
-from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_GSD, TAG_THRESHOLD
+from roadseg.raster.probability import PROB_MAX, TAG_GSD, TAG_THRESHOLD
 from roadseg.vector.geometry import line_lengths_m, pixel_to_map
 from roadseg.vector.graph import RoadGraph
 from roadseg.vector.output import write_geopackage
-from roadseg.vector.skeleton import MaskParams, Piece, block_pieces
+from roadseg.vector.probe import distance_to_nodata, segment_support
+from roadseg.vector.schedule import block_windows, run_blocks
+from roadseg.vector.skeleton import MaskParams, block_pieces
 
 log = get_logger(__name__)
 
@@ -64,6 +66,9 @@ class VectorOptions:
             percentile; default: half the low hysteresis threshold).
         junction_merge_m: junction nodes joined by a line shorter than this become one
             node at their centre (skeletons split one crossing into several nodes).
+        border_m: dead ends this close to the raster's border or to no-data, heading
+            into it, are continued to it where the probability supports it (roads that
+            leave the scene or the valid data; a skeleton stops short). 0 = off.
     """
 
     hysteresis: float = 0.6
@@ -74,6 +79,7 @@ class VectorOptions:
     gap_m: float = 15.0
     gap_min_prob: float | None = None
     junction_merge_m: float = 3.0
+    border_m: float = 10.0
 
     def validate(self) -> None:
         for name in (
@@ -83,6 +89,7 @@ class VectorOptions:
             "simplify_m",
             "gap_m",
             "junction_merge_m",
+            "border_m",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -119,57 +126,6 @@ class VectorResult:
     preview: Path | None = None
     n_blocks: int = 0
     options: VectorOptions = field(default_factory=VectorOptions)
-
-
-def block_windows(width: int, height: int, block_size: int) -> Iterator[Window]:
-    """Core windows tiling the raster, row by row."""
-    for row in range(0, height, block_size):
-        for col in range(0, width, block_size):
-            yield Window(col, row, min(block_size, width - col), min(block_size, height - row))
-
-
-class _TqdmCallback(Callback):
-    """Advance a tqdm bar each time a block task of the local scheduler finishes."""
-
-    def __init__(self, bar: tqdm, prefix: str) -> None:
-        super().__init__()
-        self._bar, self._prefix = bar, prefix
-
-    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
-        name = key[0] if isinstance(key, tuple) else key
-        if isinstance(name, str) and name.startswith(self._prefix):
-            self._bar.update(1)
-
-
-def _run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[Piece]]:
-    bar = tqdm(total=len(tasks), desc="vectorize", unit="block", disable=not progress)
-    try:
-        if scheduler is None:
-            with _TqdmCallback(bar, "block_pieces"):
-                return list(dask.compute(*tasks, scheduler="threads"))
-        from distributed import Client, as_completed
-
-        if isinstance(scheduler, str):
-            with Client(scheduler) as client:
-                return _run_distributed(client, tasks, bar, as_completed)
-        if isinstance(scheduler, Client):
-            return _run_distributed(scheduler, tasks, bar, as_completed)
-        raise InvalidParameterError(
-            f"scheduler={scheduler!r}: give None, a 'tcp://host:port' address or a distributed.Client"
-        )
-    finally:
-        bar.close()
-
-
-def _run_distributed(client: Any, tasks: list[Any], bar: tqdm, as_completed: Any) -> list[Any]:
-    futures = client.compute(tasks)
-    index = {f.key: i for i, f in enumerate(futures)}
-    out: list[Any] = [None] * len(futures)
-    for fut in as_completed(futures):
-        out[index[fut.key]] = fut.result()
-        bar.update(1)
-        fut.release()
-    return out
 
 
 def _read_threshold(tags: dict[str, str], threshold: float | None) -> float:
@@ -249,7 +205,7 @@ def extract_network(
         block(str(path), w, halo, params, dask_key_name=f"block_pieces-{i}")
         for i, w in enumerate(windows)
     ]
-    results = _run_blocks(tasks, scheduler, progress)
+    results = run_blocks(tasks, scheduler, progress)
 
     graph = RoadGraph.from_pieces(p for pieces in results for p in pieces)
     del results
@@ -257,6 +213,17 @@ def extract_network(
     graph.collapse_junction_clusters(max(2.5, options.junction_merge_m / gsd))
     graph.merge_degree_two()
     graph.prune_spurs(options.spur_length_m / gsd)
+    if options.border_m > 0:
+        with rasterio.open(path) as src:
+            n_ext = graph.extend_to_border(
+                width,
+                height,
+                options.border_m / gsd,
+                lambda p0, p1: segment_support(src, p0, p1),
+                thr * options.hysteresis,
+                lambda p, d, n: distance_to_nodata(src, p, d, n),
+            )
+        log.debug("continued %d dead end(s) to the raster's border or no-data", n_ext)
     if options.gap_m > 0:
         min_support = (
             options.gap_min_prob
@@ -265,7 +232,7 @@ def extract_network(
         )
         with rasterio.open(path) as src:
             n_gaps = graph.close_gaps(
-                options.gap_m / gsd, lambda p0, p1: _segment_support(src, p0, p1), min_support
+                options.gap_m / gsd, lambda p0, p1: segment_support(src, p0, p1), min_support
             )
         log.debug("closed %d gap(s)", n_gaps)
         graph.merge_degree_two()
@@ -275,34 +242,18 @@ def extract_network(
     return _to_network(graph, transform, crs, thr, gsd), len(windows)
 
 
-def _segment_support(src: rasterio.DatasetReader, p0: np.ndarray, p1: np.ndarray) -> float:
-    """Probability along a pixel-space segment: the 10th percentile of per-pixel samples.
-
-    A low quantile, not the mean, so that a bridge is only made where (nearly) all of
-    it has some support: a bridge across empty ground to another road does not pass.
-    Nodata counts as 0.
-    """
-    n = max(2, math.ceil(float(np.hypot(*(p1 - p0)))) + 1)
-    t = np.linspace(0, 1, n)
-    cols = np.floor(p0[0] + (p1[0] - p0[0]) * t).astype(int)
-    rows = np.floor(p0[1] + (p1[1] - p0[1]) * t).astype(int)
-    cols = np.clip(cols, 0, src.width - 1)
-    rows = np.clip(rows, 0, src.height - 1)
-    c0, r0 = cols.min(), rows.min()
-    win = Window(c0, r0, cols.max() - c0 + 1, rows.max() - r0 + 1)
-    data = src.read(1, window=win)
-    vals = data[rows - r0, cols - c0].astype(np.float64)
-    vals[vals == PROB_NODATA] = 0
-    return float(np.percentile(vals, 10) / PROB_MAX)
-
-
 def _to_network(
     graph: RoadGraph, transform: Any, crs: CRS | None, thr: float, gsd: float
 ) -> RoadNetwork:
     eids = sorted(graph.edges, key=lambda i: tuple(graph.edges[i].xy[0]))
     map_xy = [pixel_to_map(graph.edges[i].xy, transform) for i in eids]
     geoms = np.array([shapely.linestrings(xy) for xy in map_xy], dtype=object)
-    lengths = line_lengths_m(geoms, crs)
+    if crs is not None:
+        lengths = line_lengths_m(geoms, crs)
+    else:  # no CRS: pixel lengths at the declared ground sample distance
+        lengths = np.array(
+            [shapely.length(shapely.linestrings(graph.edges[i].xy)) * gsd for i in eids]
+        )
     roads = gpd.GeoDataFrame(
         {
             "id": np.arange(1, len(eids) + 1, dtype=np.int64),
@@ -351,6 +302,7 @@ def vectorize(
     gap_m: float = VectorOptions.gap_m,
     gap_min_prob: float | None = None,
     junction_merge_m: float = VectorOptions.junction_merge_m,
+    border_m: float = VectorOptions.border_m,
 ) -> VectorResult:
     """Vectorise a road-probability raster into a noded road network in a GeoPackage.
 
@@ -369,7 +321,7 @@ def vectorize(
         block_size: core block side in pixels; memory per task grows with its square.
         halo: pixels read around each block so the skeleton near its border is exact.
         hysteresis, hole_area_m2, min_length_m, spur_length_m, simplify_m, gap_m,
-        gap_min_prob, junction_merge_m: see :class:`VectorOptions`.
+        gap_min_prob, junction_merge_m, border_m: see :class:`VectorOptions`.
 
     Returns:
         A :class:`VectorResult` with counts and total length.
@@ -383,6 +335,7 @@ def vectorize(
         gap_m=gap_m,
         gap_min_prob=gap_min_prob,
         junction_merge_m=junction_merge_m,
+        border_m=border_m,
     )
     target = check_output_path(out_path, overwrite)
     if preview is not None:

@@ -1,0 +1,142 @@
+"""``roadseg train``: train a road-segmentation network on labelled data."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from roadseg.cli.options import device_option, overwrite_option
+
+
+@click.command()
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    required=True,
+    metavar="KIND:PATH[,key=value...]",
+    help="Labelled data (repeat for several). 'pairs:FOLDER,gsd=1.0[,nodata=255]' for "
+    "image/mask pairs; 'scenes:FOLDER,vectors=FOLDER[,buffer=3.5]' for GeoTIFFs with road "
+    "lines. Add val=STEM+STEM to hold images out for validation, weight=W to set the "
+    "share of crops. See docs/training.md.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for checkpoints (best.safetensors, last.safetensors), metrics.jsonl and "
+    "learning_curve.png.",
+)
+@click.option("--arch", default="resunet", show_default=True, help="Architecture name.")
+@click.option("--base-channels", default=16, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--gsd",
+    "gsd_m",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Metres per pixel that all data is resampled to.",
+)
+@click.option("--crop", default=256, show_default=True, type=click.IntRange(16))
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--steps",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Optimisation steps; the cosine schedule spans them.",
+)
+@click.option("--warmup", "warmup_steps", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--weight-decay", default=1e-4, show_default=True, type=click.FloatRange(min=0))
+@click.option("--dice-weight", default=1.0, show_default=True, type=click.FloatRange(min=0))
+@click.option(
+    "--eval-every",
+    default=250,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Steps between validations.",
+)
+@click.option(
+    "--max-minutes",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Wall-clock budget: stop cleanly (validating and saving) when it is spent.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--threads", default=2, show_default=True, type=click.IntRange(1), help="CPU threads for torch."
+)
+@click.option("--name", default=None, help="Name written into the checkpoint metadata.")
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Continue from a last.safetensors of an earlier run.",
+)
+@device_option
+@overwrite_option
+def train(
+    sources: tuple[str, ...],
+    out_dir: Path,
+    arch: str,
+    base_channels: int,
+    gsd_m: float,
+    crop: int,
+    batch_size: int,
+    steps: int,
+    warmup_steps: int,
+    lr: float,
+    weight_decay: float,
+    dice_weight: float,
+    eval_every: int,
+    max_minutes: float | None,
+    seed: int,
+    threads: int,
+    name: str | None,
+    resume: Path | None,
+    device: str,
+    overwrite: bool,
+) -> None:
+    """Train a network on image/mask pairs and GeoTIFF scenes with road vectors.
+
+    \b
+    Example:
+      roadseg train --source pairs:data/massachusetts/train,gsd=1.0,nodata=255 \\
+        --source scenes:data/spacenet/RGB,vectors=data/spacenet/geojson,val=img308 \\
+        --out runs/lite --steps 3000 --max-minutes 55
+    """
+    from roadseg.training import TrainConfig, parse_source_spec
+    from roadseg.training import train as run_training
+
+    config = TrainConfig(
+        sources=tuple(parse_source_spec(s) for s in sources),
+        out_dir=out_dir,
+        architecture=arch,
+        base_channels=base_channels,
+        gsd_m=gsd_m,
+        crop=crop,
+        batch_size=batch_size,
+        steps=steps,
+        warmup_steps=warmup_steps,
+        lr=lr,
+        weight_decay=weight_decay,
+        dice_weight=dice_weight,
+        eval_every=eval_every,
+        max_minutes=max_minutes,
+        seed=seed,
+        device=device,
+        threads=threads,
+        name=name,
+    )
+    command = "roadseg " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = run_training(config, resume=resume, overwrite=overwrite, command=command)
+    click.echo(
+        f"trained {result.step} steps; best checkpoint {result.best} "
+        f"(threshold {result.metadata.threshold:.3f}, "
+        f"breakeven {result.best_score if result.best_score is not None else float('nan'):.3f})"
+    )

@@ -1,0 +1,241 @@
+"""Evaluate a model on labelled data, or a prediction against its truth.
+
+* :func:`evaluate_model`: a checkpoint on data sources (image/mask pairs, scenes with
+  road vectors), read at the model's GSD with its normalisation, scores per dataset.
+* :func:`evaluate_probability_raster`: a probability GeoTIFF written by ``roadseg run``
+  against road vectors (rasterised on its grid) or a mask raster on the same grid,
+  streamed in strips of rows.
+* :func:`evaluate_vectors`: a road network against a reference network (APLS), from
+  :mod:`roadseg.evaluation.apls`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import rasterio
+import torch
+from rasterio.windows import Window
+
+from roadseg.device import resolve_device
+from roadseg.errors import InputNotFoundError, InvalidInputError
+from roadseg.evaluation.pixel import PixelAccumulator
+from roadseg.evaluation.predict import predict_array
+from roadseg.log import get_logger
+from roadseg.models.base import SegmentationModel
+from roadseg.raster.probability import TAG_THRESHOLD, decode_probability
+from roadseg.raster.rasterize import rasterize_roads, read_roads
+
+if TYPE_CHECKING:
+    from roadseg.training.config import SourceSpec
+    from roadseg.training.sources import LabelledImage
+
+log = get_logger(__name__)
+
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
+STRIP_ROWS = 512
+
+
+def is_vector_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a vector file by its extension."""
+    return Path(path).suffix.lower() in VECTOR_SUFFIXES
+
+
+def evaluate_images(
+    model: SegmentationModel,
+    images: Sequence[LabelledImage],
+    device: torch.device | str = "cpu",
+    slack: int = 3,
+) -> dict[str, PixelAccumulator]:
+    """Pixel accumulators per dataset over in-memory labelled images."""
+    accumulators: dict[str, PixelAccumulator] = {}
+    for image in images:
+        prob = predict_array(model, image.normalized(), device)
+        acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=slack))
+        acc.update(prob, image.label, image.valid)
+    return accumulators
+
+
+def summarise(
+    accumulators: dict[str, PixelAccumulator], threshold: float | None = None
+) -> tuple[float, dict[str, Any]]:
+    """Scores per dataset, their means, and the scores over all data pooled.
+
+    Args:
+        accumulators: one per dataset.
+        threshold: decision threshold; ``None`` chooses the one that maximises the
+            pixel F1 over all data pooled (how a model's threshold is set on validation).
+
+    Returns:
+        ``(threshold, metrics)``.
+    """
+    if not accumulators:
+        raise InvalidInputError("nothing was evaluated: no labelled images")
+    total = PixelAccumulator(slack=next(iter(accumulators.values())).slack)
+    for acc in accumulators.values():
+        total.merge(acc)
+    if threshold is None:
+        threshold = total.best_threshold("f1")
+    per_dataset = {name: acc.scores(threshold) for name, acc in sorted(accumulators.items())}
+    metrics: dict[str, Any] = {
+        f"mean_{k}": float(np.mean([s[k] for s in per_dataset.values()]))
+        for k in ("relaxed_breakeven", "relaxed_f1", "iou", "f1")
+    }
+    metrics["threshold"] = float(threshold)
+    metrics["per_dataset"] = per_dataset
+    metrics["all"] = total.scores(threshold)
+    return float(threshold), metrics
+
+
+def evaluate_model(
+    model: str | os.PathLike[str],
+    sources: Sequence[SourceSpec],
+    device: str | torch.device = "auto",
+    threshold: float | None = None,
+    slack: int = 3,
+) -> dict[str, Any]:
+    """Score a checkpoint on labelled data sources.
+
+    A source whose spec lists ``val=`` stems is evaluated on those images only (the
+    held-out split); otherwise on all its images.
+
+    Args:
+        model: shipped weights name or checkpoint path.
+        sources: data sources, as for training.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        threshold: decision threshold; default the model's.
+        slack: relaxation distance in pixels.
+    """
+    from roadseg.models import load
+    from roadseg.training.sources import load_source
+
+    dev = resolve_device(device)
+    net, meta = load(model, dev)
+    images: list[LabelledImage] = []
+    for spec in sources:
+        train, val = load_source(
+            spec, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=bool(spec.val)
+        )
+        images.extend(val if spec.val else train)
+    threshold = meta.threshold if threshold is None else threshold
+    _, metrics = summarise(evaluate_images(net, images, dev, slack), threshold)
+    metrics["model"] = meta.name or str(model)
+    metrics["slack_px"] = slack
+    metrics["images"] = {
+        name: sorted(i.stem for i in images if i.dataset == name) for name in metrics["per_dataset"]
+    }
+    return metrics
+
+
+def evaluate_probability_raster(
+    prediction: str | os.PathLike[str],
+    truth: str | os.PathLike[str],
+    threshold: float | None = None,
+    slack: int = 3,
+    buffer_m: float = 3.5,
+    layer: str | None = None,
+) -> dict[str, Any]:
+    """Score a probability GeoTIFF against road vectors or a mask raster, in strips.
+
+    Args:
+        prediction: probability raster (``roadseg run`` format: uint8, 255 no-data).
+        truth: road lines (rasterised with ``buffer_m`` metres each side on the
+            prediction's grid) or a mask raster on the same grid (non-zero = road).
+        threshold: default the ``ROADSEG_THRESHOLD`` tag of the prediction, else 0.5.
+        slack: relaxation distance in pixels.
+        buffer_m: half-width of rasterised roads, metres.
+        layer: layer of a GeoPackage truth.
+    """
+    prediction, truth = Path(prediction), Path(truth)
+    for path in (prediction, truth):
+        if not path.exists():
+            raise InputNotFoundError(f"{path}: file not found")
+    acc = PixelAccumulator(slack=slack)
+    with rasterio.open(prediction) as pred:
+        if threshold is None:
+            threshold = float(pred.tags().get(TAG_THRESHOLD, 0.5))
+        roads = read_roads(truth, layer) if is_vector_file(truth) else None
+        mask_src = None if roads is not None else rasterio.open(truth)
+        try:
+            if mask_src is not None and (mask_src.width, mask_src.height) != (
+                pred.width,
+                pred.height,
+            ):
+                raise InvalidInputError(
+                    f"{truth}: mask is {mask_src.width}x{mask_src.height} pixels but the "
+                    f"prediction is {pred.width}x{pred.height}; give a mask on the same grid "
+                    "or road vectors"
+                )
+            for top in range(0, pred.height, STRIP_ROWS):
+                y0 = max(0, top - slack)
+                y1 = min(pred.height, top + STRIP_ROWS + slack)
+                window = Window(0, y0, pred.width, y1 - y0)
+                stored = pred.read(1, window=window)
+                prob = decode_probability(stored) if stored.dtype == np.uint8 else stored
+                valid = np.isfinite(prob)
+                prob = np.nan_to_num(prob, nan=0.0)
+                if roads is not None:
+                    truth_mask = rasterize_roads(
+                        roads,
+                        pred.crs,
+                        pred.window_transform(window),
+                        (window.height, window.width),
+                        buffer_m,
+                    )
+                else:
+                    assert mask_src is not None
+                    truth_mask = mask_src.read(1, window=window) > 0
+                counted = valid.copy()
+                counted[: top - y0] = False
+                counted[top - y0 + min(STRIP_ROWS, pred.height - top) :] = False
+                acc.update(prob, truth_mask, counted)
+        finally:
+            if mask_src is not None:
+                mask_src.close()
+    _, metrics = summarise({prediction.stem: acc}, threshold)
+    metrics["slack_px"] = slack
+    return metrics
+
+
+def evaluate_vectors(
+    prediction: str | os.PathLike[str], truth: str | os.PathLike[str]
+) -> dict[str, float]:
+    """APLS and related scores of a road network against a reference network."""
+    for path in (prediction, truth):
+        if not Path(path).exists():
+            raise InputNotFoundError(f"{path}: file not found")
+    try:
+        apls = importlib.import_module("roadseg.evaluation.apls")
+    except ImportError:
+        raise InvalidInputError(
+            "comparing two vector files needs roadseg.evaluation.apls, which this "
+            "installation does not have"
+        ) from None
+    return dict(apls.evaluate_vector_files(prediction, truth))
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """A short table of per-dataset scores for the terminal."""
+    if "per_dataset" not in metrics:
+        return "\n".join(
+            f"{k:<20} {v:.4f}" if isinstance(v, float) else f"{k:<20} {v}"
+            for k, v in metrics.items()
+        )
+    head = (
+        f"{'dataset':<16}{'breakeven':>10}{'rel.P':>8}{'rel.R':>8}{'rel.F1':>8}{'IoU':>8}{'F1':>8}"
+    )
+    lines = [f"threshold {metrics['threshold']:.3f}, slack {metrics.get('slack_px', 3)} px", head]
+    rows = {**metrics["per_dataset"]}
+    if len(rows) > 1:
+        rows["all"] = metrics["all"]
+    for name, s in rows.items():
+        lines.append(
+            f"{name:<16}{s['relaxed_breakeven']:>10.4f}{s['relaxed_precision']:>8.4f}"
+            f"{s['relaxed_recall']:>8.4f}{s['relaxed_f1']:>8.4f}{s['iou']:>8.4f}{s['f1']:>8.4f}"
+        )
+    return "\n".join(lines)

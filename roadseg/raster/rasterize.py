@@ -1,0 +1,93 @@
+"""Road lines to a road mask on a raster grid, with a buffer in metres (CRS-aware)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from affine import Affine
+from pyproj import CRS
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
+from rasterio.features import rasterize
+from rasterio.transform import array_bounds
+
+from roadseg.errors import InputNotFoundError, InvalidInputError
+
+#: CRS assumed for vector files that declare none (GeoJSON's default).
+DEFAULT_VECTOR_CRS = "EPSG:4326"
+
+
+def read_roads(path: str | os.PathLike[str], layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read road lines from a GeoJSON or GeoPackage file.
+
+    An empty (0-byte) file, as SpaceNet ships for chips without roads, gives an empty
+    frame. A file without a CRS is taken to be in EPSG:4326.
+
+    Raises:
+        InputNotFoundError: the file does not exist.
+        InvalidInputError: the file cannot be read as vectors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"{path}: road vector file not found")
+    if path.stat().st_size == 0:
+        return gpd.GeoDataFrame(geometry=[], crs=DEFAULT_VECTOR_CRS)
+    try:
+        frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several unrelated types
+        raise InvalidInputError(f"{path}: cannot read road vectors ({exc})") from None
+    if frame.crs is None:
+        frame = frame.set_crs(DEFAULT_VECTOR_CRS)
+    return frame[~frame.geometry.is_empty & frame.geometry.notna()]
+
+
+def local_metric_crs(crs: CRS | str, bounds: tuple[float, float, float, float]) -> CRS:
+    """``crs`` itself when it is projected, else the UTM zone of ``bounds`` (lon/lat)."""
+    crs = CRS.from_user_input(crs)
+    if crs.is_projected:
+        return crs
+    west, south, east, north = bounds
+    infos = query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=AreaOfInterest(west, south, east, north),
+    )
+    if not infos:
+        raise InvalidInputError(f"no UTM zone covers the bounds {bounds}")
+    return CRS.from_epsg(int(infos[0].code))
+
+
+def rasterize_roads(
+    roads: gpd.GeoDataFrame,
+    crs: CRS | str,
+    transform: Affine,
+    shape: tuple[int, int],
+    buffer_m: float,
+) -> np.ndarray:
+    """Burn road lines, buffered by ``buffer_m`` metres on each side, onto a grid.
+
+    The lines are reprojected to the grid's CRS; the buffer is drawn in metres in the
+    grid's CRS when it is projected, or in the local UTM zone for geographic grids
+    (EPSG:4326), then brought back.
+
+    Returns:
+        ``uint8`` array of ``shape``: 1 on roads, 0 elsewhere.
+    """
+    out = np.zeros(shape, dtype=np.uint8)
+    if roads.empty:
+        return out
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        metric = local_metric_crs(crs, array_bounds(shape[0], shape[1], transform))
+        shapes = roads.to_crs(metric).buffer(buffer_m).to_crs(crs)
+    else:
+        factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+        shapes = roads.to_crs(crs).buffer(buffer_m / factor)
+    shapes = [g for g in shapes if g is not None and not g.is_empty]
+    if shapes:
+        rasterize(
+            ((g, 1) for g in shapes), out=out, transform=transform, all_touched=True, dtype="uint8"
+        )
+    return out

@@ -1,0 +1,151 @@
+"""Random training crops with augmentation, drawn from in-memory labelled images.
+
+A source is picked in proportion to its weight, an image within it in proportion to
+its valid area, then a crop position; crops with too little valid data are redrawn.
+Each crop is scale-jittered (resampled by a random factor), flipped, rotated by a
+multiple of 90 degrees and colour-jittered (per-band gain and offset, global
+contrast), after the per-image normalisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from roadseg.errors import InvalidParameterError
+from roadseg.raster.normalize import normalize
+from roadseg.training.sources import LabelledImage
+
+#: Attempts at finding a crop with enough valid pixels before accepting any.
+MAX_TRIES = 20
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Model input ``(N, C, H, W)`` float32, road target and valid mask ``(N, 1, H, W)``."""
+
+    image: torch.Tensor
+    target: torch.Tensor
+    valid: torch.Tensor
+
+
+class CropSampler:
+    """Draws augmented batches of square crops.
+
+    Args:
+        groups: training images, one list per source.
+        weights: share of crops drawn from each group.
+        crop: side of the crops, pixels.
+        seed: seed of the sampler's own generator (deterministic batches).
+        min_valid: least share of valid pixels in a crop.
+        scale_jitter: resampling factor drawn log-uniformly in ``[1/(1+s), 1+s]``.
+        colour_jitter: strength of the gain/offset/contrast jitter (0 disables it).
+    """
+
+    def __init__(
+        self,
+        groups: Sequence[Sequence[LabelledImage]],
+        weights: Sequence[float],
+        crop: int,
+        seed: int = 0,
+        min_valid: float = 0.5,
+        scale_jitter: float = 0.25,
+        colour_jitter: float = 0.1,
+    ) -> None:
+        kept = [(list(g), w) for g, w in zip(groups, weights, strict=True) if g]
+        if not kept:
+            raise InvalidParameterError("no training images: every source is empty or held out")
+        self.groups = [g for g, _ in kept]
+        total = sum(w for _, w in kept)
+        self.group_p = np.array([w / total for _, w in kept])
+        self.image_p = []
+        for group in self.groups:
+            area = np.array([max(1.0, float(i.valid.sum())) for i in group])
+            self.image_p.append(area / area.sum())
+        self.crop = crop
+        self.min_valid = min_valid
+        self.scale_jitter = scale_jitter
+        self.colour_jitter = colour_jitter
+        self.rng = np.random.default_rng(seed)
+
+    def state(self) -> dict[str, object]:
+        """The generator state, JSON-ready (for resuming)."""
+        return self.rng.bit_generator.state  # type: ignore[return-value]
+
+    def set_state(self, state: dict[str, object]) -> None:
+        self.rng.bit_generator.state = state
+
+    def batch(self, size: int) -> Batch:
+        """Draw ``size`` augmented crops."""
+        crops = [self._sample() for _ in range(size)]
+        return Batch(
+            image=torch.stack([c[0] for c in crops]),
+            target=torch.stack([c[1] for c in crops]),
+            valid=torch.stack([c[2] for c in crops]),
+        )
+
+    def _sample(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rng = self.rng
+        g = int(rng.choice(len(self.groups), p=self.group_p))
+        image = self.groups[g][int(rng.choice(len(self.groups[g]), p=self.image_p[g]))]
+        scale = float(np.exp(rng.uniform(-1, 1) * np.log1p(self.scale_jitter)))
+        side = max(8, round(self.crop * scale))
+        height, width = image.shape
+        best = None
+        for _ in range(MAX_TRIES):
+            top = int(rng.integers(0, max(1, height - side + 1)))
+            left = int(rng.integers(0, max(1, width - side + 1)))
+            share = float(image.valid[top : top + side, left : left + side].mean())
+            if best is None or share > best[0]:
+                best = (share, top, left)
+            if share >= self.min_valid:
+                break
+        assert best is not None
+        _, top, left = best
+        window = (slice(top, top + side), slice(left, left + side))
+        pixels = normalize(image.pixels[(slice(None), *window)], image.stats)
+        x = torch.from_numpy(pixels)
+        y = torch.from_numpy(image.label[window].astype(np.float32))[None]
+        v = torch.from_numpy(image.valid[window].astype(np.float32))[None]
+        # Pad crops of images smaller than the crop side (padding is not valid).
+        pad_h, pad_w = side - x.shape[1], side - x.shape[2]
+        if pad_h > 0 or pad_w > 0:
+            x = F.pad(x, (0, max(0, pad_w), 0, max(0, pad_h)))
+            y = F.pad(y, (0, max(0, pad_w), 0, max(0, pad_h)))
+            v = F.pad(v, (0, max(0, pad_w), 0, max(0, pad_h)))
+        if side != self.crop:
+            size = (self.crop, self.crop)
+            x = F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
+            y = F.interpolate(y[None], size=size, mode="bilinear", align_corners=False)[0] >= 0.5
+            v = F.interpolate(v[None], size=size, mode="bilinear", align_corners=False)[0] >= 0.5
+            y, v = y.float(), v.float()
+        x, y, v = _flip_rotate(rng, x, y, v)
+        if self.colour_jitter > 0:
+            x = _colour_jitter(rng, x, self.colour_jitter)
+        return x.contiguous(), y.contiguous(), v.contiguous()
+
+
+def _flip_rotate(rng: np.random.Generator, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    k = int(rng.integers(0, 4))
+    flip = bool(rng.integers(0, 2))
+    out = []
+    for t in tensors:
+        if flip:
+            t = torch.flip(t, dims=(-1,))
+        out.append(torch.rot90(t, k, dims=(-2, -1)))
+    return tuple(out)
+
+
+def _colour_jitter(rng: np.random.Generator, x: torch.Tensor, strength: float) -> torch.Tensor:
+    bands = x.shape[0]
+    gain = torch.from_numpy(rng.uniform(1 - strength, 1 + strength, bands).astype(np.float32))
+    offset = torch.from_numpy(rng.uniform(-strength, strength, bands).astype(np.float32) / 2)
+    contrast = float(rng.uniform(1 - strength, 1 + strength))
+    x = x * gain[:, None, None] + offset[:, None, None]
+    mean = x.mean()
+    x = (x - mean) * contrast + mean
+    return x.clamp_(0.0, 1.0)

@@ -1,0 +1,72 @@
+"""Running the block stage as Dask tasks: locally, or on a distributed scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dask
+from dask.callbacks import Callback
+from rasterio.windows import Window
+from tqdm.auto import tqdm
+
+from roadseg.errors import InvalidParameterError
+from roadseg.vector.skeleton import Piece
+
+
+def block_windows(width: int, height: int, block_size: int) -> Iterator[Window]:
+    """Core windows tiling the raster, row by row."""
+    for row in range(0, height, block_size):
+        for col in range(0, width, block_size):
+            yield Window(col, row, min(block_size, width - col), min(block_size, height - row))
+
+
+class _TqdmCallback(Callback):
+    """Advance a tqdm bar each time a block task of the local scheduler finishes."""
+
+    def __init__(self, bar: tqdm, prefix: str) -> None:
+        super().__init__()
+        self._bar, self._prefix = bar, prefix
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
+        name = key[0] if isinstance(key, tuple) else key
+        if isinstance(name, str) and name.startswith(self._prefix):
+            self._bar.update(1)
+
+
+def run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[Piece]]:
+    bar = tqdm(total=len(tasks), desc="vectorize", unit="block", disable=not progress)
+    try:
+        if scheduler is None:
+            with _TqdmCallback(bar, "block_pieces"):
+                return list(dask.compute(*tasks, scheduler="threads"))
+        from distributed import Client, as_completed
+
+        if isinstance(scheduler, str):
+            try:
+                client = Client(scheduler)  # connect timeout: distributed.comm.timeouts.connect
+            except (OSError, TimeoutError) as exc:
+                raise InvalidParameterError(
+                    f"scheduler {scheduler}: cannot connect ({exc}); check the address or "
+                    "leave --scheduler out to run locally"
+                ) from None
+            with client:
+                return _run_distributed(client, tasks, bar, as_completed)
+        if isinstance(scheduler, Client):
+            return _run_distributed(scheduler, tasks, bar, as_completed)
+        raise InvalidParameterError(
+            f"scheduler={scheduler!r}: give None, a 'tcp://host:port' address or a distributed.Client"
+        )
+    finally:
+        bar.close()
+
+
+def _run_distributed(client: Any, tasks: list[Any], bar: tqdm, as_completed: Any) -> list[Any]:
+    futures = client.compute(tasks)
+    index = {f.key: i for i, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    for fut in as_completed(futures):
+        out[index[fut.key]] = fut.result()
+        bar.update(1)
+        fut.release()
+    return out
