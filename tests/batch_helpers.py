@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -167,3 +168,19 @@ class KillDuringRunScene:
             marker.touch()
             threading.Timer(self.after_s, os.kill, (os.getpid(), signal.SIGKILL)).start()
         return process_with_run_scene(task)
+
+
+def main() -> None:
+    """``python batch_helpers.py SLEEP ARGS...``: the batch CLI with BrightnessProcessor."""
+    # Import this file under its module name, so workers can unpickle the processor.
+    from batch_helpers import BrightnessProcessor as Processor
+
+    import roadseg.batch.runner as runner
+    from roadseg.cli.main import cli
+
+    runner.process_with_run_scene = Processor(sleep=float(sys.argv[1]))
+    cli.main(sys.argv[2:], prog_name="roadseg")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-from batch_helpers import BrightnessProcessor, write_scene, write_tiny_checkpoint
+from batch_helpers import TESTS_DIR, BrightnessProcessor, write_scene, write_tiny_checkpoint
 from click.testing import CliRunner
 
 import roadseg.batch.runner as runner
@@ -500,3 +504,67 @@ def test_a_scene_missing_from_a_manifest_is_recorded_failed(
     assert [e.status for e in summary.entries] == ["done", "failed", "done"]
     assert summary.entries[1].error.startswith("InputNotFoundError: ")
     assert "deleted.tif" in summary.entries[1].error
+
+
+def test_a_killed_batch_resumes_where_it_stopped(scene_dir, tmp_path, tiny_model, monkeypatch):
+    for i in range(N_SCENES, 6):
+        write_scene(scene_dir / f"s{i}.tif", seed=i)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS_DIR.parent), str(TESTS_DIR)]))
+    args = [
+        sys.executable,
+        str(TESTS_DIR / "batch_helpers.py"),
+        "1.5",
+        "batch",
+        str(scene_dir),
+        "--out-dir",
+        str(out),
+        "--model",
+        str(tiny_model),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while sum(_final(out).values()) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the batch did not finish two scenes in time"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done_before = set(_final(out))
+    assert 2 <= len(done_before) < 6
+    assert (out / ".roadseg-batch.lock").exists()  # left behind by the killed run
+    monkeypatch.setattr(runner, "process_with_run_scene", BrightnessProcessor())
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            str(scene_dir),
+            "--out-dir",
+            str(out),
+            "--model",
+            str(tiny_model),
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    final = {
+        e.scene: e.status
+        for e in RunRecord(out)
+        if e.batch_id == RunRecord(out).entries()[-1].batch_id
+    }
+    assert {s for s, st in final.items() if st == "skipped"} == done_before
+    assert {s for s, st in final.items() if st == "done"} == {
+        f"s{i}" for i in range(6)
+    } - done_before
+    assert set(_final(out)) == {f"s{i}" for i in range(6)}
+    assert all(n == 1 for n in _final(out).values())
+    assert not list(out.glob(".*partial*")) and not (out / ".roadseg-batch.lock").exists()

@@ -1,4 +1,9 @@
-"""``roadseg batch`` end to end with the real ``run_scene`` on tiny scenes and a tiny model."""
+"""``roadseg batch`` end to end with the real ``run_scene`` on tiny scenes and a tiny model.
+
+Each scene goes through the whole pipeline (probabilities and road vectors) in freshly
+started worker processes, so most of these are marked slow; the same behaviours are
+checked quickly with a light scene processor in ``test_batch.py``.
+"""
 
 from __future__ import annotations
 
@@ -62,6 +67,7 @@ def _prob(path: Path) -> tuple[np.ndarray, dict]:
         return src.read(1), {"crs": src.crs, "transform": src.transform, **src.tags()}
 
 
+@pytest.mark.slow
 def test_scheduler_with_two_worker_processes_gives_the_local_outputs(
     scene_dir, tmp_path, tiny_model, process_cluster
 ):
@@ -108,11 +114,12 @@ def test_scheduler_with_two_worker_processes_gives_the_local_outputs(
         np.testing.assert_array_equal(a, b)
         assert tags_a == tags_b
         if vector_stage_available():
-            ga = gpd.read_file(tmp_path / "remote" / f"s{i}.gpkg")
-            gb = gpd.read_file(tmp_path / "local" / f"s{i}.gpkg")
+            ga = gpd.read_file(tmp_path / "remote" / f"s{i}.gpkg", layer="roads")
+            gb = gpd.read_file(tmp_path / "local" / f"s{i}.gpkg", layer="roads")
             assert len(ga) == len(gb) and ga.geometry.geom_equals(gb.geometry).all()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_inside_run_scene_loses_and_corrupts_nothing(
     scene_dir, tmp_path, tiny_model, process_cluster
 ):
@@ -146,6 +153,7 @@ def test_a_worker_killed_inside_run_scene_loses_and_corrupts_nothing(
     )
 
 
+@pytest.mark.slow
 def test_a_killed_batch_process_resumes_where_it_stopped(scene_dir, tmp_path, tiny_model):
     for i in range(3, 4):
         write_scene(scene_dir / f"s{i}.tif", seed=i, size=SIZE)

@@ -46,10 +46,11 @@ class SceneTask:
         scene: the input raster.
         out: the GeoPackage to write.
         prob_out: the probability COG to write, or ``None``.
-        model: checkpoint path (the batch pins one model for all scenes).
+        model: a checkpoint's absolute path, or the name of shipped weights (the batch
+            pins one model for all scenes).
         device: ``auto``, ``cpu`` or ``cuda``.
         run_options: further keyword arguments of ``run_scene`` (bands, gsd, tile
-            size, ...); only those the user set.
+            size, ...); options left out take ``run_scene``'s defaults.
         torch_threads: intra-op threads for torch on the worker, or ``None``.
         scheduler: passed to ``run_scene``: ``None`` runs the scene's block graph inside
             the worker; a scheduler address spreads it over the cluster.

@@ -11,7 +11,6 @@ from roadseg.cli.options import (
     scheduler_option,
 )
 from roadseg.inference import (
-    DEFAULT_BATCH_SIZE,
     DEFAULT_BLOCK_SIZE,
     DEFAULT_OVERLAP,
     DEFAULT_TILE_SIZE,
@@ -109,9 +108,9 @@ from roadseg.inference import (
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=DEFAULT_BATCH_SIZE,
-    show_default=True,
-    help="Tiles per forward pass (speed only: changing it does not redo scenes).",
+    default=None,
+    help="Tiles per forward pass (speed only: changing it does not redo scenes).  "
+    "[default: 1 on a CPU, 8 on a GPU]",
 )
 @click.option(
     "--block-size",
@@ -153,7 +152,7 @@ def batch(
     gsd: float | None,
     tile_size: int,
     overlap: int,
-    batch_size: int,
+    batch_size: int | None,
     block_size: int,
     tta: bool,
     threshold: float | None,
