@@ -35,13 +35,17 @@ def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | No
         )
     rgb = np.zeros((h, w, 3), dtype=np.uint8)
     filled = data.astype(np.float32).filled(np.nan)
+    # One stretch for all bands keeps the hues a user sees in a GIS; 8-bit imagery is
+    # shown as it is, deeper imagery (e.g. 11-bit) is stretched to its 2-98 % range.
+    if is_prob:
+        lo, hi = 0.0, 254.0
+    elif data.dtype == np.uint8:
+        lo, hi = 0.0, 255.0
+    else:
+        finite = filled[np.isfinite(filled)]
+        lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
     for i in range(3):
         band = filled[min(i, len(bands) - 1)]
-        if is_prob:
-            lo, hi = 0.0, 254.0
-        else:
-            finite = band[np.isfinite(band)]
-            lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
         scaled = np.clip((band - lo) / max(hi - lo, 1e-6), 0, 1) * 255
         rgb[..., i] = np.nan_to_num(scaled, nan=0).astype(np.uint8)
     if is_prob:
