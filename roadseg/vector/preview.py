@@ -28,7 +28,7 @@ def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | No
         data = src.read(
             bands, out_shape=(len(bands), h, w), resampling=Resampling.average, masked=True
         )
-        transform = src.transform * Affine.scale(src.width / w, src.height / h)
+        transform = src.transform @ Affine.scale(src.width / w, src.height / h)
         crs = CRS.from_user_input(src.crs) if src.crs else None
         is_prob = src.tags().get("ROADSEG_THRESHOLD") is not None or (
             src.count == 1 and src.dtypes[0] == "uint8" and src.nodata == 255
