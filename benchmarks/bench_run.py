@@ -250,6 +250,7 @@ def main() -> None:
                 f"{rec['bare_mpx_per_s']:>10.3f} {rec['seconds']:>10.1f} "
                 f"{rec['bare_same_tiles_s']:>17.1f} {rec['overhead']:>8.3f} "
                 f"{rec['floor_s']:>8.1f} {rec['vs_floor']:>8.3f} {rec['mpx_per_s']:>6.3f} "
+                f"{rec['overhead_cpu']:>12.3f} {rec['vs_floor_cpu']:>12.3f} "
                 f"{rec['peak_rss_mb']:>11.0f}",
                 flush=True,
             )
