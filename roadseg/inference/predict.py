@@ -23,7 +23,12 @@ from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, SceneSpec
 from roadseg.inference.grid import working_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec, get_model
-from roadseg.inference.schedule import block_graph, check_scheduler, run_blocks
+from roadseg.inference.schedule import (
+    block_graph,
+    check_scheduler,
+    release_free_memory,
+    run_blocks,
+)
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
 from roadseg.log import get_logger
@@ -264,6 +269,7 @@ def _predict(
                     bar.update(1)
 
                 blocks = run_blocks(graphs, scheduler, on_result)
+            release_free_memory()  # the COG conversion needs its own buffers
             write_cog(raw, final_tmp)
         finally:
             for leftover in (raw, raw.with_name(raw.name + ".aux.xml")):

@@ -157,7 +157,7 @@ def run_distributed(
             future.cancel()
 
 
-def _release_free_memory() -> None:
+def release_free_memory() -> None:
     """Hand memory freed by finished blocks back to the system (glibc only).
 
     Blocks allocate and free tens of megabytes from several threads; glibc keeps freed
@@ -196,7 +196,7 @@ def run_blocks(
         for result in results:
             on_result(result)
             del result
-            _release_free_memory()
+            release_free_memory()
             count += 1
         return count
     client, owned = connect(scheduler)
@@ -204,7 +204,7 @@ def run_blocks(
         for result in run_distributed(client, graphs):
             on_result(result)
             del result
-            _release_free_memory()
+            release_free_memory()
             count += 1
     finally:
         if owned:
