@@ -1,22 +1,27 @@
 """Benchmark of ``roadseg run`` (raster half): pipeline overhead and peak memory.
 
-One run measures, on CPU, with a narrow ResUNet (``--width`` base channels):
+One run measures, on CPU, with a narrow untrained ResUNet (``--width`` base channels),
+for synthetic scenes of several sizes, each in a fresh subprocess:
 
-* the bare model: batched forward passes on tiles already in memory, giving seconds
-  per tile; times the number of tiles the pipeline uses it is the *bare time on the
-  same tiles* (overlap included), and per pixel times the scene's own pixels it is
-  the *floor* (no overlap at all);
+* the bare model: batched forward passes on tiles already in memory, of the shape the
+  pipeline uses, in a worker thread as the pipeline runs them, timed just before and
+  just after the pipeline (the mean is used: a shared machine's load drifts). Times
+  the number of tiles the pipeline uses it is the *bare time on the same tiles*
+  (overlap included); per pixel times the scene's own pixels it is the *floor*;
+* the full pipeline (``predict_scene``: read, normalise, tile, infer, blend, write the
+  COG);
 * wall-clock and CPU time (all threads of the process) of each: on a shared machine
   wall-clock ratios swing with other people's load, CPU-time ratios much less;
-* the full pipeline (``predict_scene``: read, normalise, tile, infer, blend, write the
-  COG) on synthetic scenes of several sizes, each in a fresh subprocess so that its
-  peak resident memory (``ru_maxrss``) is its own.
+* the peak resident memory (``ru_maxrss``) of the subprocess. With ``--memory-only``
+  the subprocess runs the pipeline alone (no bare-model timing), so the figure is the
+  pipeline's own.
 
 Usage::
 
-    nice -n 10 python benchmarks/bench_run.py --sizes 2048 8192 16384
+    nice -n 5 python benchmarks/bench_run.py --sizes 2048 8192 16384 --threads 1
+    nice -n 5 python benchmarks/bench_run.py --sizes 2048 8192 16384 --memory-only
 
-Prints a table and one JSON line per scene.
+Prints a table and one JSON line per scene (on stderr).
 """
 
 from __future__ import annotations
@@ -128,11 +133,13 @@ def child(args: argparse.Namespace) -> None:
         align=ResUNet.output_stride,
     )
     bare_tiles = min(layout.n_tiles, args.bare_tiles)
-    bare = [
-        bare_model_seconds_per_tile(
-            Path(args.model), layout.tile_shape, args.batch_size, bare_tiles
+    bare = []
+    if bare_tiles:
+        bare.append(
+            bare_model_seconds_per_tile(
+                Path(args.model), layout.tile_shape, args.batch_size, bare_tiles
+            )
         )
-    ]
     out = Path(args.scene).with_suffix(".prob.tif")
     start, cpu_start = time.perf_counter(), time.process_time()
     result = predict_scene(
@@ -149,6 +156,12 @@ def child(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     out.unlink()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if not bare_tiles:  # memory only: nothing else ran in this process
+        record = {"size": width, "tiles": layout.n_tiles, "blocks": result.blocks}
+        record.update(seconds=seconds, cpu_seconds=cpu_seconds, peak_rss_mb=peak_kb / 1024)
+        print(json.dumps(record))
+        return
     # Timed again after the pipeline: on a shared machine the load drifts.
     bare.append(
         bare_model_seconds_per_tile(
@@ -157,7 +170,6 @@ def child(args: argparse.Namespace) -> None:
     )
     per_tile = sum(b[0] for b in bare) / len(bare)
     cpu_per_tile = sum(b[1] for b in bare) / len(bare)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     th, tw = layout.tile_shape
     bare_same = layout.n_tiles * per_tile
     floor = width * height * per_tile / (th * tw)
@@ -207,6 +219,11 @@ def main() -> None:
     parser.add_argument(
         "--bare-tiles", type=int, default=40, help="most tiles timed for the bare model"
     )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the pipeline in each subprocess (no bare-model timing): clean peak RSS",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
@@ -238,11 +255,20 @@ def main() -> None:
             cmd += ["--model", str(checkpoint), "--tile-size", str(args.tile_size)]
             cmd += ["--overlap", str(args.overlap), "--batch-size", str(args.batch_size)]
             cmd += ["--block-size", str(args.block_size), "--threads", str(args.threads)]
-            cmd += ["--bare-tiles", str(args.bare_tiles)]
+            cmd += ["--bare-tiles", "0" if args.memory_only else str(args.bare_tiles)]
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
             rec = json.loads(out.stdout.strip().splitlines()[-1])
             scene.unlink()
+            if args.memory_only:
+                print(
+                    f"{size:>6} {rec['tiles']:>5} tiles {rec['blocks']:>4} blocks "
+                    f"{rec['seconds']:>8.1f} s {rec['cpu_seconds']:>8.1f} CPU s "
+                    f"peak RSS {rec['peak_rss_mb']:>6.0f} MB",
+                    flush=True,
+                )
+                print(json.dumps(rec), file=sys.stderr, flush=True)
+                continue
             rec.update(width=args.width, overlap=args.overlap, batch_size=args.batch_size)
             tile = "x".join(map(str, rec["tile_shape"]))
             print(
@@ -250,6 +276,7 @@ def main() -> None:
                 f"{rec['bare_mpx_per_s']:>10.3f} {rec['seconds']:>10.1f} "
                 f"{rec['bare_same_tiles_s']:>17.1f} {rec['overhead']:>8.3f} "
                 f"{rec['floor_s']:>8.1f} {rec['vs_floor']:>8.3f} {rec['mpx_per_s']:>6.3f} "
+                f"{rec['overhead_cpu']:>12.3f} {rec['vs_floor_cpu']:>12.3f} "
                 f"{rec['peak_rss_mb']:>11.0f}",
                 flush=True,
             )

@@ -21,7 +21,7 @@ from roadseg.raster.normalize import BandStats
 from roadseg.raster.scene import open_dataset
 
 #: Megabytes of GDAL block cache in each process (GDAL's default grows with RAM).
-GDAL_CACHE_MB = 128
+GDAL_CACHE_MB = 64
 
 
 @dataclass(frozen=True)

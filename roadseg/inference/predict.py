@@ -23,7 +23,12 @@ from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, SceneSpec
 from roadseg.inference.grid import working_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec, get_model
-from roadseg.inference.schedule import block_graph, check_scheduler, run_blocks
+from roadseg.inference.schedule import (
+    block_graph,
+    check_scheduler,
+    release_free_memory,
+    run_blocks,
+)
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
 from roadseg.log import get_logger
@@ -142,6 +147,46 @@ def predict_scene(
     _check_int("block size", block_size, 1)
     check_scheduler(scheduler)
     target = check_output_path(prob_out, overwrite)
+    # GDAL's default block cache (5 % of RAM) would keep a scene's blocks, and the
+    # output's, and grow with the scene.
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
+        return _predict(
+            scene,
+            target,
+            model=model,
+            device=device,
+            bands=bands,
+            gsd=gsd,
+            tile_size=tile_size,
+            overlap=overlap,
+            batch_size=batch_size,
+            block_size=block_size,
+            tta=tta,
+            scheduler=scheduler,
+            overwrite=overwrite,
+            progress=progress,
+            started=started,
+        )
+
+
+def _predict(
+    scene: str | os.PathLike[str],
+    target: Path,
+    *,
+    model: str | os.PathLike[str] | None,
+    device: str,
+    bands: tuple[int, ...] | list[int] | None,
+    gsd: float | None,
+    tile_size: int,
+    overlap: int,
+    batch_size: int | None,
+    block_size: int,
+    tta: bool,
+    scheduler: Any,
+    overwrite: bool,
+    progress: bool,
+    started: float,
+) -> PredictionResult:
     distributed = scheduler is not None
     if distributed:
         # Each worker resolves the device itself; only the default weights depend on it.
@@ -209,10 +254,7 @@ def predict_scene(
         P.TAG_VERSION: __version__,
         P.TAG_SOURCE: info.path.name,
     }
-    with (
-        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
-        atomic_output(target, overwrite=overwrite) as final_tmp,
-    ):
+    with atomic_output(target, overwrite=overwrite) as final_tmp:
         raw = temporary_sibling(final_tmp)
         try:
             with (
@@ -227,6 +269,7 @@ def predict_scene(
                     bar.update(1)
 
                 blocks = run_blocks(graphs, scheduler, on_result)
+            release_free_memory()  # the COG conversion needs its own buffers
             write_cog(raw, final_tmp)
         finally:
             for leftover in (raw, raw.with_name(raw.name + ".aux.xml")):

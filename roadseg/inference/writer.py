@@ -146,5 +146,5 @@ def write_cog(source: str | os.PathLike[str], target: str | os.PathLike[str]) ->
         OVERVIEWS="AUTO",
         OVERVIEW_RESAMPLING="AVERAGE",
         BIGTIFF="IF_SAFER",
-        NUM_THREADS="ALL_CPUS",
+        NUM_THREADS="1",  # more threads compress faster but each holds its own buffers
     )
