@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from roadseg.errors import InvalidParameterError, RoadsegError
+from roadseg.errors import InvalidParameterError
 from roadseg.inference import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_OVERLAP,
@@ -21,10 +20,6 @@ from roadseg.io.atomic import check_output_path, temporary_sibling
 from roadseg.log import get_logger
 
 log = get_logger(__name__)
-
-
-class VectorStageMissingError(RoadsegError):
-    """The vector stage (``roadseg.vector``) is not part of this installation."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +36,6 @@ class RunResult:
     scene: Path
     prediction: PredictionResult
     vectors: Any | None
-
-
-def vector_stage_available() -> bool:
-    """Whether ``roadseg.vector`` is installed."""
-    return importlib.util.find_spec("roadseg.vector") is not None
 
 
 def run_scene(
@@ -73,7 +63,7 @@ def run_scene(
 
     Args:
         scene: input raster.
-        out: road GeoPackage to write (needs the vector stage).
+        out: road GeoPackage to write.
         prob_out: probability COG to keep; without it (and with ``out``) the
             probabilities go to a temporary file beside ``out``, deleted afterwards.
         threshold: decision threshold for the vector stage (default: the model's).
@@ -85,7 +75,6 @@ def run_scene(
         InvalidParameterError: neither output given, or a bad option.
         OutputExistsError: an output exists and ``overwrite`` is false (checked before
             any work).
-        VectorStageMissingError: ``out`` was asked for but the vector stage is absent.
     """
     if out is None and prob_out is None:
         raise InvalidParameterError(
@@ -105,11 +94,6 @@ def run_scene(
             check_output_path(preview, overwrite)
         if prob_out is not None and Path(prob_out).resolve() == out_path.resolve():
             raise InvalidParameterError("--out and --prob-out must be different files")
-        if not vector_stage_available():
-            raise VectorStageMissingError(
-                "this roadseg has no vector stage yet, so --out cannot be written; "
-                "use --prob-out probs.tif for the probability raster"
-            )
     predict_kwargs: dict[str, Any] = dict(
         model=model,
         device=device,

@@ -22,7 +22,6 @@ import roadseg.batch.runner as runner
 from roadseg.batch import BatchLock, BatchLockedError, RunRecord, collect_scenes, run_batch
 from roadseg.batch.fingerprint import file_sha256
 from roadseg.cli.main import cli
-from roadseg.errors import InvalidParameterError
 
 N_SCENES = 4
 
@@ -438,32 +437,6 @@ def test_cli_takes_scenes_from_a_manifest_and_a_stac_item_collection(
         "s0.gpkg",
         "s1.gpkg",
     ]
-
-
-def test_without_a_vector_stage_the_default_asks_for_probability_rasters(
-    scene_dir, tmp_path, tiny_model, threads_client, monkeypatch
-):
-    import roadseg.batch.task as task
-
-    monkeypatch.setattr(runner, "vector_stage_available", lambda: False)
-    with pytest.raises(InvalidParameterError, match="--prob-cog"):
-        run_batch(
-            collect_scenes([str(scene_dir)]),
-            tmp_path / "out",
-            model=str(tiny_model),
-            scheduler=threads_client,
-            process=task.process_with_run_scene,
-        )
-    with pytest.raises(InvalidParameterError, match="--threshold"):
-        run_batch(
-            collect_scenes([str(scene_dir)]),
-            tmp_path / "out",
-            model=str(tiny_model),
-            prob_cog=True,
-            run_options={"threshold": 0.4},
-            scheduler=threads_client,
-        )
-    assert not (tmp_path / "out").exists()
 
 
 def test_default_model_is_the_shipped_weights_for_the_device(

@@ -23,7 +23,6 @@ from batch_helpers import TESTS_DIR, KillDuringRunScene, write_scene, write_tiny
 from click.testing import CliRunner
 
 from roadseg.batch import RunRecord, collect_scenes, run_batch
-from roadseg.batch.task import vector_stage_available
 from roadseg.cli.main import cli
 
 SIZE = 96
@@ -113,10 +112,9 @@ def test_scheduler_with_two_worker_processes_gives_the_local_outputs(
         assert a.shape == (SIZE, SIZE) and len(np.unique(a)) > 0
         np.testing.assert_array_equal(a, b)
         assert tags_a == tags_b
-        if vector_stage_available():
-            ga = gpd.read_file(tmp_path / "remote" / f"s{i}.gpkg", layer="roads")
-            gb = gpd.read_file(tmp_path / "local" / f"s{i}.gpkg", layer="roads")
-            assert len(ga) == len(gb) and ga.geometry.geom_equals(gb.geometry).all()
+        ga = gpd.read_file(tmp_path / "remote" / f"s{i}.gpkg", layer="roads")
+        gb = gpd.read_file(tmp_path / "local" / f"s{i}.gpkg", layer="roads")
+        assert len(ga) == len(gb) and ga.geometry.geom_equals(gb.geometry).all()
 
 
 @pytest.mark.slow

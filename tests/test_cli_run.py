@@ -133,22 +133,6 @@ def test_no_output_asked_for(workdir: Path) -> None:
     _one_line_error(code, output, "--out", "--prob-out")
 
 
-def test_out_without_the_vector_stage_says_so_before_any_work(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("roadseg.pipeline.vector_stage_available", lambda: False)
-    code, output = _run(
-        workdir,
-        str(workdir / "scene.tif"),
-        "--out",
-        str(workdir / "roads.gpkg"),
-        "--prob-out",
-        str(workdir / "p.tif"),
-    )
-    _one_line_error(code, output, "no vector stage", "--prob-out")
-    assert _files(workdir) == ["m.safetensors", "scene.tif"]
-
-
 @pytest.mark.parametrize("exc", [RuntimeError("model exploded"), KeyboardInterrupt()])
 def test_failure_during_the_run_leaves_nothing_behind(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException

@@ -1,20 +1,25 @@
-"""run_scene: outputs checked before any work, the vector stage called on the probabilities."""
+"""run_scene: outputs checked before any work, then probabilities and road vectors."""
 
 from __future__ import annotations
 
-import sys
-import types
+import importlib.util
 from pathlib import Path
-from typing import Any
 
+import geopandas as gpd
+import numpy as np
 import pytest
 import rasterio
 from inference_helpers import local_checkpoint, textured, write_scene
+from rasterio.transform import from_origin
+from scipy import ndimage
+from shapely.geometry import Point
 
 from roadseg.errors import InvalidParameterError, OutputExistsError
 from roadseg.pipeline import run_scene
+from roadseg.vector import VectorResult
 
 FAST = dict(device="cpu", tile_size=64, overlap=16)
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -23,59 +28,38 @@ def scene(tmp_path: Path) -> Path:
     return write_scene(tmp_path / "scene.tif", textured(80, 90))
 
 
-@pytest.fixture
-def vector_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Stand in for the vector stage: record each call and what the raster held."""
-    calls: list[dict[str, Any]] = []
-
-    def vectorize(prob_path: Path, out: Path, **kwargs: Any) -> Any:
-        with rasterio.open(prob_path) as src:  # it exists and is complete during the call
-            kwargs["shape"] = src.shape
-        kwargs.update(prob_path=Path(prob_path), out=Path(out))
-        calls.append(kwargs)
-        Path(out).write_text("roads")
-        return types.SimpleNamespace(path=Path(out), n_roads=0, n_junctions=0, total_length_m=0.0)
-
-    module = types.ModuleType("roadseg.vector")
-    module.vectorize = vectorize  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "roadseg.vector", module)
-    monkeypatch.setattr("roadseg.pipeline.vector_stage_available", lambda: True)
-    return calls
-
-
-def test_out_alone_uses_a_temporary_probability_raster_and_deletes_it(
-    scene: Path, vector_calls: list[dict[str, Any]]
-) -> None:
+def test_out_alone_uses_a_temporary_probability_raster_and_deletes_it(scene: Path) -> None:
     folder = scene.parent
     result = run_scene(
         scene, folder / "roads.gpkg", model=folder / "m.safetensors", threshold=0.3, **FAST
     )
-    (call,) = vector_calls
-    assert call["shape"] == (80, 90)
-    assert call["threshold"] == 0.3 and call["scene"] == scene and call["overwrite"] is False
-    assert call["prob_path"].parent == folder and call["prob_path"].name.startswith(".")
-    assert result.vectors.path == folder / "roads.gpkg"
+    assert isinstance(result.vectors, VectorResult)
+    assert result.vectors.path == folder / "roads.gpkg" and result.vectors.threshold == 0.3
+    assert not result.prediction.path.exists()  # the temporary probabilities are gone
     assert sorted(p.name for p in folder.iterdir()) == ["m.safetensors", "roads.gpkg", "scene.tif"]
+    roads = gpd.read_file(folder / "roads.gpkg", layer="roads")
+    with rasterio.open(scene) as src:
+        assert roads.crs == src.crs
+    assert len(roads) == result.vectors.n_roads
 
 
-def test_out_and_prob_out_keep_both(scene: Path, vector_calls: list[dict[str, Any]]) -> None:
+def test_out_and_prob_out_keep_both_and_pass_vector_options(scene: Path) -> None:
     folder = scene.parent
     result = run_scene(
         scene,
         folder / "roads.gpkg",
         prob_out=folder / "p.tif",
         model=folder / "m.safetensors",
+        preview=folder / "roads.png",
         vector_options={"min_length_m": 5.0},
         **FAST,
     )
-    (call,) = vector_calls
-    assert call["prob_path"] == folder / "p.tif" and call["min_length_m"] == 5.0
     assert result.prediction.path == folder / "p.tif" and (folder / "p.tif").exists()
+    assert result.vectors.options.min_length_m == 5.0
+    assert (folder / "roads.png").stat().st_size > 0
 
 
-def test_every_output_is_checked_before_any_work(
-    scene: Path, vector_calls: list[dict[str, Any]]
-) -> None:
+def test_every_output_is_checked_before_any_work(scene: Path) -> None:
     folder = scene.parent
     (folder / "roads.gpkg").write_text("old")
     with pytest.raises(OutputExistsError, match=r"roads\.gpkg"):
@@ -86,7 +70,8 @@ def test_every_output_is_checked_before_any_work(
             model=folder / "m.safetensors",
             **FAST,
         )
-    assert not (folder / "p.tif").exists() and not vector_calls
+    assert not (folder / "p.tif").exists()
+    assert (folder / "roads.gpkg").read_text() == "old"
 
 
 def test_options_for_vectors_need_out(scene: Path) -> None:
@@ -94,3 +79,44 @@ def test_options_for_vectors_need_out(scene: Path) -> None:
         run_scene(scene, prob_out=scene.parent / "p.tif", preview=scene.parent / "x.png")
     with pytest.raises(InvalidParameterError, match="nothing to write"):
         run_scene(scene)
+
+
+def _sample_scene_module():
+    spec = importlib.util.spec_from_file_location(
+        "sample_scene", REPO / "scripts" / "sample_scene.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_shipped_weights_find_the_roads_of_the_sample_scene(tmp_path: Path) -> None:
+    """The quick-start job end to end: default weights, real vector stage, right places."""
+    size = 384
+    rgb, roads = _sample_scene_module().make_scene(size, seed=3)
+    transform = from_origin(500_000, 5_500_000, 1.0, 1.0)
+    path = tmp_path / "sample.tif"
+    profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8")
+    with rasterio.open(path, "w", crs="EPSG:32633", transform=transform, **profile) as dst:
+        dst.write(rgb)
+    result = run_scene(path, tmp_path / "roads.gpkg", device="cpu")
+    lines = gpd.read_file(tmp_path / "roads.gpkg", layer="roads")
+    assert result.vectors.n_roads == len(lines) > 0
+    # Distance from every pixel to the nearest true road pixel, in metres (1 m pixels).
+    distance = ndimage.distance_transform_edt(~roads)
+    samples = [
+        line.interpolate(d) for line in lines.geometry for d in np.arange(0, line.length, 2.0)
+    ]
+    inv = ~transform
+    near = [
+        distance[int(row), int(col)] <= 6
+        for col, row in ((inv @ (p.x, p.y)) for p in samples if isinstance(p, Point))
+        if 0 <= row < size and 0 <= col < size
+    ]
+    precision = float(np.mean(near))
+    # Most of the true road length must be found (road area / width ~ centreline length).
+    found_length = lines.geometry.length.sum()
+    true_length = roads.sum() / 7.0  # road pixels / typical width
+    print(f"precision {precision:.3f}, found {found_length:.0f} m of ~{true_length:.0f} m")
+    assert precision > 0.8, f"only {precision:.0%} of the extracted road lies on roads"
+    assert found_length > 0.5 * true_length, (found_length, true_length)

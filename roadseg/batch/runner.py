@@ -37,7 +37,6 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from roadseg import __version__
-from roadseg.batch import task as task_module
 from roadseg.batch.cluster import batch_client, plan_local_cluster, task_resources
 from roadseg.batch.fingerprint import (
     file_sha256,
@@ -64,7 +63,6 @@ from roadseg.batch.task import (
     execute_attempt,
     process_with_run_scene,
     utc_now,
-    vector_stage_available,
 )
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.log import get_logger
@@ -268,17 +266,6 @@ def run_batch(
         raise InvalidParameterError(f"{out}: --out-dir is a file; give a folder")
     process = process or process_with_run_scene
     options = dict(run_options or {})
-    if process is task_module.process_with_run_scene and not vector_stage_available():
-        if not prob_cog:
-            raise InvalidParameterError(
-                "this roadseg has no vector stage yet, so no GeoPackage can be written; "
-                "pass --prob-cog to write the probability rasters"
-            )
-        if options.get("threshold") is not None or options.get("vector_options"):
-            raise InvalidParameterError(
-                "--threshold applies to the road vectors, and this roadseg has no vector "
-                "stage yet; leave it out"
-            )
     t0 = time.perf_counter()
     model_label, model_path, model_sha = _resolve_model(model, device)
     out.mkdir(parents=True, exist_ok=True)

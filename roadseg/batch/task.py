@@ -10,7 +10,6 @@ retrying can help.
 
 from __future__ import annotations
 
-import importlib.util
 import resource
 import sys
 import time
@@ -30,11 +29,6 @@ def is_permanent(exc: BaseException) -> bool:
     options or the model, and come out the same every time (except a missing device,
     which another worker may have)."""
     return isinstance(exc, RoadsegError) and not isinstance(exc, DeviceError)
-
-
-def vector_stage_available() -> bool:
-    """Whether this roadseg can write road vectors (``roadseg.vector``)."""
-    return importlib.util.find_spec("roadseg.vector") is not None
 
 
 @dataclass(frozen=True)
@@ -184,10 +178,9 @@ def process_with_run_scene(task: SceneTask) -> SceneOutcome:
     """
     from roadseg.pipeline import run_scene
 
-    vectors_wanted = vector_stage_available()
     result = run_scene(
         task.scene,
-        task.out if vectors_wanted else None,
+        task.out,
         prob_out=task.prob_out,
         model=task.model,
         device=task.device,

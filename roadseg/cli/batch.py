@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from roadseg.cli.options import (
     device_option,
+    inference_options,
     model_option,
-    parse_int_list,
+    pop_vector_tuning,
+    progress_option,
     scheduler_option,
-)
-from roadseg.inference import (
-    DEFAULT_BLOCK_SIZE,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE_SIZE,
+    threshold_option,
+    vector_tuning_options,
 )
 
 
@@ -77,61 +78,10 @@ from roadseg.inference import (
     help="Before skipping a finished scene, re-read its outputs and check their SHA-256 "
     "(default: check size and modification time).",
 )
-@click.option(
-    "--bands",
-    callback=parse_int_list,
-    default=None,
-    metavar="1,2,3",
-    help="Bands fed to the model, 1-based, in model order. Default: the colour bands.",
-)
-@click.option(
-    "--gsd",
-    type=float,
-    default=None,
-    metavar="METRES",
-    help="Scene resolution in metres per pixel, overriding the files'.",
-)
-@click.option(
-    "--tile-size",
-    type=click.IntRange(min=16),
-    default=DEFAULT_TILE_SIZE,
-    show_default=True,
-    help="Tile side in pixels.",
-)
-@click.option(
-    "--overlap",
-    type=click.IntRange(min=0),
-    default=DEFAULT_OVERLAP,
-    show_default=True,
-    help="Pixels shared by neighbouring tiles and blended.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Tiles per forward pass (speed only: changing it does not redo scenes).  "
-    "[default: 1 on a CPU, 8 on a GPU]",
-)
-@click.option(
-    "--block-size",
-    type=click.IntRange(min=1),
-    default=DEFAULT_BLOCK_SIZE,
-    show_default=True,
-    help="Side of the blocks a scene is processed in, pixels (speed and memory only).",
-)
-@click.option(
-    "--tta/--no-tta",
-    default=False,
-    show_default=True,
-    help="Average the predictions of the four flips of each tile.",
-)
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0.0, 1.0),
-    default=None,
-    help="Road probability threshold for the vectors. Default: the model's.",
-)
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar.")
+@inference_options
+@threshold_option
+@vector_tuning_options
+@progress_option
 def batch(
     inputs: tuple[str, ...],
     out_dir: str,
@@ -148,15 +98,8 @@ def batch(
     spread_blocks: bool,
     overwrite: bool,
     verify: bool,
-    bands: tuple[int, ...] | None,
-    gsd: float | None,
-    tile_size: int,
-    overlap: int,
-    batch_size: int | None,
-    block_size: int,
-    tta: bool,
-    threshold: float | None,
     progress: bool,
+    **run_options: Any,
 ) -> None:
     """Process many scenes into one folder, skipping those already done.
 
@@ -169,22 +112,15 @@ def batch(
     from roadseg.batch import collect_scenes, format_summary, run_batch
 
     scenes = collect_scenes(inputs, manifest=manifest, stac=stac, stac_asset=stac_asset)
-    run_options = {
-        "bands": bands,
-        "gsd": gsd,
-        "tile_size": tile_size,
-        "overlap": overlap,
-        "batch_size": batch_size,
-        "block_size": block_size,
-        "tta": tta,
-        "threshold": threshold,
-    }
+    vector_options = pop_vector_tuning(run_options)
+    run_options = {k: v for k, v in run_options.items() if v is not None}
+    run_options["vector_options"] = vector_options
     summary = run_batch(
         scenes,
         out_dir,
         model=model,
         device=device.lower(),
-        run_options={k: v for k, v in run_options.items() if v is not None},
+        run_options=run_options,
         prob_cog=prob_cog,
         scheduler=scheduler,
         workers=workers,

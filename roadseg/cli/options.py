@@ -77,3 +77,124 @@ def parse_int_list(
     if not items:
         raise click.BadParameter(f"{value!r} names no items")
     return items
+
+
+progress_option = click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
+)
+
+threshold_option = click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=None,
+    help="Road probability threshold for the vectors. Default: the model's.",
+)
+
+
+def inference_options(func: F) -> F:
+    """Add the options of scene inference (bands, resolution, tiling, batching, TTA).
+
+    They arrive as keyword arguments named as in :func:`roadseg.pipeline.run_scene`.
+    """
+    from roadseg.inference.defaults import DEFAULT_BLOCK_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE_SIZE
+
+    options = [
+        click.option(
+            "--bands",
+            callback=parse_int_list,
+            default=None,
+            metavar="1,2,3",
+            help="Bands fed to the model, 1-based, in model order. Default: the colour bands.",
+        ),
+        click.option(
+            "--gsd",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            metavar="METRES",
+            help="Scene resolution in metres per pixel, overriding the file's "
+            "(required for plain images not at the model's resolution).",
+        ),
+        click.option(
+            "--tile-size",
+            type=click.IntRange(min=16),
+            default=DEFAULT_TILE_SIZE,
+            show_default=True,
+            help="Largest tile side in pixels (tiles shrink to fit the scene).",
+        ),
+        click.option(
+            "--overlap",
+            type=click.IntRange(min=0),
+            default=DEFAULT_OVERLAP,
+            show_default=True,
+            help="Pixels shared by neighbouring tiles and blended.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Tiles per forward pass (speed and memory only).  "
+            "[default: 1 on a CPU, 8 on a GPU]",
+        ),
+        click.option(
+            "--block-size",
+            type=click.IntRange(min=1),
+            default=DEFAULT_BLOCK_SIZE,
+            show_default=True,
+            help="Side of the blocks a scene is processed in, pixels (speed and memory only).",
+        ),
+        click.option(
+            "--tta/--no-tta",
+            default=False,
+            show_default=True,
+            help="Average the predictions of the four flips of each tile.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+#: (option, keyword, default, help) of the centreline tuning options; the defaults are
+#: those of ``roadseg.vector.VectorOptions`` (a test keeps them equal).
+VECTOR_TUNING: tuple[tuple[str, str, float, str], ...] = (
+    ("--hysteresis", "hysteresis", 0.6, "Low threshold as a fraction of the threshold (1 = off)."),
+    ("--hole-area", "hole_area_m2", 30.0, "Fill holes in the road mask smaller than this (m²)."),
+    ("--min-length", "min_length_m", 20.0, "Drop isolated networks shorter than this (m)."),
+    ("--spur-length", "spur_length_m", 10.0, "Prune dead-end branches shorter than this (m)."),
+    ("--simplify", "simplify_m", 1.0, "Douglas-Peucker tolerance (m); 0 keeps every vertex."),
+    (
+        "--gap",
+        "gap_m",
+        15.0,
+        "Bridge breaks up to this long where probability allows (m); 0 = off.",
+    ),
+    ("--junction-merge", "junction_merge_m", 3.0, "Merge junctions closer than this (m)."),
+    (
+        "--border",
+        "border_m",
+        10.0,
+        "Continue roads ending this close to the raster's edge or no-data to it (m); 0 = off.",
+    ),
+)
+
+#: Keyword names of the centreline tuning options.
+VECTOR_TUNING_KEYS: tuple[str, ...] = tuple(name for _, name, _, _ in VECTOR_TUNING)
+
+
+def vector_tuning_options(func: F) -> F:
+    """Add the centreline tuning options; they arrive as keyword arguments of ``vectorize``."""
+    for flag, name, default, help_text in reversed(VECTOR_TUNING):
+        func = click.option(
+            flag,
+            name,
+            type=click.FloatRange(min=0),
+            default=default,
+            show_default=True,
+            help=help_text,
+        )(func)
+    return func
+
+
+def pop_vector_tuning(options: dict[str, Any]) -> dict[str, Any]:
+    """Remove the centreline tuning values from ``options`` and return them."""
+    return {key: options.pop(key) for key in VECTOR_TUNING_KEYS if key in options}

@@ -1,23 +1,27 @@
-"""``roadseg run``: road probabilities (and, with the vector stage, road lines) for a scene."""
+"""``roadseg run``: road probabilities and road lines for a scene."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from roadseg.cli.options import (
+    VECTOR_TUNING,
     device_option,
+    inference_options,
     model_option,
     overwrite_option,
-    parse_int_list,
+    pop_vector_tuning,
+    progress_option,
     scheduler_option,
+    threshold_option,
+    vector_tuning_options,
 )
-from roadseg.inference import (
-    DEFAULT_BLOCK_SIZE,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE_SIZE,
-)
+
+#: Option flag of each centreline tuning keyword, for messages.
+VECTOR_TUNING_FLAGS = {name: flag for flag, name, _, _ in VECTOR_TUNING}
 
 
 @click.command()
@@ -34,121 +38,54 @@ from roadseg.inference import (
     default=None,
     help="Road probability raster, Cloud-Optimised GeoTIFF (uint8, 255 = no data).",
 )
-@model_option
-@device_option
-@click.option(
-    "--bands",
-    callback=parse_int_list,
-    default=None,
-    metavar="1,2,3",
-    help="Bands fed to the model, 1-based, in model order. Default: the colour bands.",
-)
-@click.option(
-    "--gsd",
-    type=float,
-    default=None,
-    metavar="METRES",
-    help="Scene resolution in metres per pixel, overriding the file's "
-    "(required for plain images not at the model's resolution).",
-)
-@click.option(
-    "--tile-size",
-    type=click.IntRange(min=16),
-    default=DEFAULT_TILE_SIZE,
-    show_default=True,
-    help="Largest tile side in pixels (tiles shrink to fit the scene).",
-)
-@click.option(
-    "--overlap",
-    type=click.IntRange(min=0),
-    default=DEFAULT_OVERLAP,
-    show_default=True,
-    help="Pixels shared by neighbouring tiles and blended.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Tiles per forward pass.  [default: 1 on a CPU, 8 on a GPU]",
-)
-@click.option(
-    "--block-size",
-    type=click.IntRange(min=1),
-    default=DEFAULT_BLOCK_SIZE,
-    show_default=True,
-    help="Side of the blocks the scene is processed in, pixels.",
-)
-@click.option(
-    "--tta/--no-tta",
-    default=False,
-    show_default=True,
-    help="Average the predictions of the four flips of each tile.",
-)
-@scheduler_option
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0.0, 1.0),
-    default=None,
-    help="Road probability threshold for the vectors. Default: the model's.",
-)
 @click.option(
     "--preview",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="PNG preview of the extracted roads over the scene.",
 )
+@model_option
+@device_option
+@inference_options
+@scheduler_option
+@threshold_option
+@vector_tuning_options
 @overwrite_option
-@click.option(
-    "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
-)
+@progress_option
 def run(
     scene: Path,
     out: Path | None,
     prob_out: Path | None,
-    model: str | None,
-    device: str,
-    bands: tuple[int, ...] | None,
-    gsd: float | None,
-    tile_size: int,
-    overlap: int,
-    batch_size: int | None,
-    block_size: int,
-    tta: bool,
-    scheduler: str | None,
-    threshold: float | None,
     preview: Path | None,
-    overwrite: bool,
-    progress: bool,
+    **options: Any,
 ) -> None:
     """Find roads in SCENE (a GeoTIFF or other raster).
 
     \b
     Examples:
-      roadseg run scene.tif --prob-out probs.tif
-      roadseg run scene.tif --out roads.gpkg --prob-out probs.tif --tta
-      roadseg run plain.png --gsd 0.5 --prob-out probs.tif
+      roadseg run scene.tif --out roads.gpkg
+      roadseg run scene.tif --out roads.gpkg --prob-out probs.tif --preview roads.png
+      roadseg run scene.tif --prob-out probs.tif --tta --device cuda
+      roadseg run plain.png --gsd 0.5 --out roads.gpkg
     """
     from roadseg.log import get_logger
     from roadseg.pipeline import run_scene
 
+    vector_options = pop_vector_tuning(options)
+    if out is None:
+        given = [k for k in vector_options if _given(k)]
+        if given:
+            raise click.UsageError(
+                f"{VECTOR_TUNING_FLAGS[given[0]]} tunes the road lines; "
+                "give --out roads.gpkg as well"
+            )
     result = run_scene(
         scene,
         out,
         prob_out=prob_out,
-        model=model,
-        device=device,
-        bands=bands,
-        gsd=gsd,
-        tile_size=tile_size,
-        overlap=overlap,
-        batch_size=batch_size,
-        block_size=block_size,
-        tta=tta,
-        scheduler=scheduler,
-        threshold=threshold,
         preview=preview,
-        overwrite=overwrite,
-        progress=progress,
+        vector_options=vector_options if out is not None else None,
+        **options,
     )
     log = get_logger("roadseg.cli.run")
     pred = result.prediction
@@ -171,3 +108,9 @@ def run(
             v.n_junctions,
             v.total_length_m / 1000,
         )
+
+
+def _given(name: str) -> bool:
+    """Whether the user typed option ``name`` (rather than taking its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)

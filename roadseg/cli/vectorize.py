@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from roadseg.cli.options import overwrite_option, scheduler_option
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: (option, keyword, default, help) of the tuning options; defaults mirror VectorOptions.
-_TUNING: tuple[tuple[str, str, float, str], ...] = (
-    ("--hysteresis", "hysteresis", 0.6, "Low threshold as a fraction of the threshold (1 = off)."),
-    ("--hole-area", "hole_area_m2", 30.0, "Fill holes in the road mask smaller than this (m²)."),
-    ("--min-length", "min_length_m", 20.0, "Drop isolated networks shorter than this (m)."),
-    ("--spur-length", "spur_length_m", 10.0, "Prune dead-end branches shorter than this (m)."),
-    ("--simplify", "simplify_m", 1.0, "Douglas-Peucker tolerance (m); 0 keeps every vertex."),
-    (
-        "--gap",
-        "gap_m",
-        15.0,
-        "Bridge breaks up to this long where probability allows (m); 0 = off.",
-    ),
-    ("--junction-merge", "junction_merge_m", 3.0, "Merge junctions closer than this (m)."),
-    (
-        "--border",
-        "border_m",
-        10.0,
-        "Continue roads ending this close to the raster's edge or no-data to it (m); 0 = off.",
-    ),
+from roadseg.cli.options import (
+    overwrite_option,
+    progress_option,
+    scheduler_option,
+    vector_tuning_options,
 )
-
-
-def vector_tuning_options(func: F) -> F:
-    """Add the centreline tuning options; they arrive as keyword arguments of ``vectorize``."""
-    for flag, name, default, help_text in reversed(_TUNING):
-        func = click.option(
-            flag,
-            name,
-            type=click.FloatRange(min=0),
-            default=default,
-            show_default=True,
-            help=help_text,
-        )(func)
-    return func
 
 
 @click.command()
@@ -93,7 +59,7 @@ def vector_tuning_options(func: F) -> F:
 @vector_tuning_options
 @scheduler_option
 @overwrite_option
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar.")
+@progress_option
 def vectorize(probs: Path, out: Path, **kwargs: Any) -> None:
     """Turn a road-probability raster (PROBS, from 'roadseg run') into road centrelines.
 

@@ -20,6 +20,12 @@ from roadseg import __version__
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError
 from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, SceneSpec
+from roadseg.inference.defaults import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE_SIZE,
+)
 from roadseg.inference.grid import working_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec, get_model
@@ -43,14 +49,6 @@ from roadseg.raster.normalize import scene_band_stats
 from roadseg.raster.scene import describe_scene, open_dataset
 
 log = get_logger(__name__)
-
-#: Defaults, chosen for CPUs: big enough tiles to amortise the overlap, small batches.
-DEFAULT_TILE_SIZE = 512
-DEFAULT_OVERLAP = 32
-#: Tiles per forward pass: on a CPU one tile already keeps every core busy, and more
-#: only add activation memory; a GPU wants more.
-DEFAULT_BATCH_SIZE = {"cpu": 1, "cuda": 8}
-DEFAULT_BLOCK_SIZE = 1536
 
 
 @dataclass(frozen=True)
