@@ -23,8 +23,8 @@ import rasterio
 
 from roadseg.evaluation.apls import evaluate_vector_files, read_lines
 from roadseg.raster.probability import TAG_THRESHOLD, encode_probability
+from roadseg.raster.rasterize import rasterize_roads
 from roadseg.vector import vectorize
-from roadseg.vector.rasterize import burn_roads
 
 
 def chips(data: Path) -> list[tuple[str, Path, Path]]:
@@ -65,10 +65,8 @@ def perfect_probability(
             blockysize=256,
             compress="deflate",
         )
-        lines = lines.to_crs(src.crs) if len(lines) else lines
-        mask = burn_roads(
-            lines.geometry, src.crs, src.transform, (src.height, src.width), half_width_m
-        )
+        shape = (src.height, src.width)
+        mask = rasterize_roads(lines, src.crs, src.transform, shape, half_width_m) > 0
         valid = src.read_masks(1) > 0 if keep_nodata else None
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(encode_probability(mask.astype("float32"), valid), 1)

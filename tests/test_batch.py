@@ -370,7 +370,9 @@ def test_a_scene_that_kills_every_worker_fails_and_the_rest_is_done(
             retries=3,
         )
     by_scene = {e.scene: e for e in summary.entries}
-    assert by_scene["s2"].status == "failed" and by_scene["s2"].attempt == 1
+    # One more attempt after the first KilledWorker (scenes queued beside the culprit
+    # die with it), then it is failed, although --retries allows more.
+    assert by_scene["s2"].status == "failed" and by_scene["s2"].attempt == 2
     assert "KilledWorker" in by_scene["s2"].error and "out of memory?" in by_scene["s2"].error
     assert [by_scene[s].status for s in ("s0", "s1", "s3")] == ["done"] * 3
 

@@ -10,8 +10,8 @@ import rasterio
 
 from roadseg.evaluation.apls import evaluate_vector_files, read_lines
 from roadseg.raster.probability import TAG_THRESHOLD, encode_probability
+from roadseg.raster.rasterize import rasterize_roads
 from roadseg.vector import vectorize
-from roadseg.vector.rasterize import burn_roads
 
 
 @pytest.mark.realdata
@@ -20,8 +20,8 @@ def test_perfect_mask_of_vegas_chip_scores_near_one(shared_data: Path, tmp_path:
     truth = chip / "sample_roads_for_masking.geojson"
     lines = read_lines(truth)
     with rasterio.open(chip / "road_mask_input.tif") as src:
-        lines = lines.to_crs(src.crs)
-        mask = burn_roads(lines.geometry, src.crs, src.transform, (src.height, src.width), 3.0)
+        shape = (src.height, src.width)
+        mask = rasterize_roads(lines, src.crs, src.transform, shape, 3.0) > 0
         profile = dict(
             driver="GTiff",
             width=src.width,

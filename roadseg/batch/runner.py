@@ -464,9 +464,11 @@ def _run_tasks(
                 attempt = future.result()
             except Exception as exc:  # lost workers, cancelled tasks, unpicklable results
                 now = utc_now()
-                # KilledWorker: the scene took down several workers in a row, and dask
-                # has already rerun it each time; another attempt would do the same.
-                killer = type(exc).__name__ == "KilledWorker"
+                # KilledWorker: workers died while this scene was on them, and dask has
+                # rerun it each time. The scene may be the cause, or only queued beside
+                # the scene that was: one more attempt of our own tells them apart, more
+                # would only kill more workers.
+                killer = type(exc).__name__ == "KilledWorker" and task.attempt > 1
                 attempt = AttemptResult(
                     name=task.name,
                     attempt=task.attempt,
