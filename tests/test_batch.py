@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-from batch_helpers import TESTS_DIR, BrightnessProcessor, write_scene, write_tiny_checkpoint
+from batch_helpers import TESTS_DIR, BrightnessProcessor, write_scene
 from click.testing import CliRunner
 
 import roadseg.batch.runner as runner
@@ -24,11 +24,6 @@ from roadseg.batch.fingerprint import file_sha256
 from roadseg.cli.main import cli
 
 N_SCENES = 4
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 @pytest.fixture
@@ -52,21 +47,6 @@ def threads_client():
         Client(cluster) as client,
     ):
         yield client
-
-
-@pytest.fixture(scope="module")
-def process_cluster():
-    """A real scheduler and two worker processes on loopback."""
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-    ) as cluster:
-        yield cluster
 
 
 def _final(out_dir: Path) -> Counter:

@@ -19,18 +19,13 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-from batch_helpers import TESTS_DIR, KillDuringRunScene, write_scene, write_tiny_checkpoint
+from batch_helpers import TESTS_DIR, KillDuringRunScene, write_scene
 from click.testing import CliRunner
 
 from roadseg.batch import RunRecord, collect_scenes, run_batch
 from roadseg.cli.main import cli
 
 SIZE = 96
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 @pytest.fixture
@@ -40,21 +35,6 @@ def scene_dir(tmp_path: Path) -> Path:
     for i in range(3):
         write_scene(folder / f"s{i}.tif", seed=i, size=SIZE)
     return folder
-
-
-@pytest.fixture(scope="module")
-def process_cluster():
-    """A real scheduler and two worker processes on loopback."""
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-    ) as cluster:
-        yield cluster
 
 
 def _done(out_dir: Path) -> Counter:

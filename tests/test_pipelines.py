@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from batch_helpers import TESTS_DIR, BrightnessProcessor, write_scene, write_tiny_checkpoint
+from batch_helpers import TESTS_DIR, BrightnessProcessor, write_scene
 
 import roadseg.batch.runner as runner
 from pipelines import nightly
@@ -20,11 +20,6 @@ from roadseg.batch import BatchLock, RunRecord
 
 ROOT = TESTS_DIR.parent
 DEPLOY = ROOT / "pipelines" / "deploy"
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 @pytest.fixture(scope="module")
