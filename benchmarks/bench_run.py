@@ -39,6 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+# Measure this checkout's roadseg, not whichever one is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 
 def make_scene(path: Path, size: int, seed: int = 0) -> None:
     """Write a ``size`` x ``size`` RGB uint8 GeoTIFF strip by strip (bounded memory)."""

@@ -28,13 +28,9 @@ from roadseg.inference.defaults import (
 )
 from roadseg.inference.grid import working_grid
 from roadseg.inference.layout import Layout
+from roadseg.inference.memory import release_free_memory
 from roadseg.inference.predictor import ModelSpec, get_model
-from roadseg.inference.schedule import (
-    block_graph,
-    check_scheduler,
-    release_free_memory,
-    run_blocks,
-)
+from roadseg.inference.schedule import block_graph, check_scheduler, run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
 from roadseg.log import get_logger

@@ -10,8 +10,6 @@ task asks for the ``GPU`` worker resource when the model runs on CUDA.
 from __future__ import annotations
 
 import concurrent.futures
-import ctypes
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -27,6 +25,7 @@ from roadseg.inference.blocks import (
     infer_block,
     read_block,
 )
+from roadseg.inference.memory import limit_heap_retention, release_free_memory
 from roadseg.inference.predictor import ModelSpec
 from roadseg.log import get_logger
 
@@ -157,29 +156,6 @@ def run_distributed(
             future.cancel()
 
 
-def release_free_memory() -> None:
-    """Hand memory freed by finished blocks back to the system (glibc only).
-
-    Blocks allocate and free tens of megabytes from several threads; glibc keeps freed
-    memory in per-thread arenas, so without this the resident size creeps up.
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
-
-
 def run_blocks(
     graphs: Iterable[Delayed],
     scheduler: Any,
@@ -192,6 +168,7 @@ def run_blocks(
     """
     count = 0
     if scheduler is None:
+        limit_heap_retention()
         results = run_local(graphs)
         for result in results:
             on_result(result)
