@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ def test_lite_weights_load_with_complete_metadata() -> None:
     assert 0.05 < meta.threshold < 0.95
     for key in ("command", "split", "hardware", "training_seconds", "step"):
         assert key in meta.training, key
-    assert "/work/" not in str(meta.training)
+    # The record names data relative to the checkout, never a path of the training machine.
+    assert not re.search(r"(^|[\s:=,\"'])/[A-Za-z]", str(meta.training)), meta.training
     for dataset in ("massachusetts", "deepglobe", "spacenet"):
         assert meta.metrics["per_dataset"][dataset]["relaxed_breakeven"] > 0
     assert read_metadata(NAME) == meta
