@@ -174,7 +174,7 @@ def process_with_run_scene(task: SceneTask) -> SceneOutcome:
 
     Outputs are replaced (``overwrite=True``): the batch has already decided that this
     scene must be (re)done, and ``run_scene`` renames each output into place only once
-    it is complete. Without the vector stage only the probability raster is written.
+    it is complete.
     """
     from roadseg.pipeline import run_scene
 
