@@ -65,7 +65,8 @@ from roadseg.batch.task import (
     utc_now,
 )
 from roadseg.errors import DeviceError, InvalidParameterError
-from roadseg.log import get_logger
+from roadseg.io.atomic import parse_temporary
+from roadseg.log import get_logger, plural
 
 log = get_logger(__name__)
 
@@ -184,9 +185,27 @@ def _outputs_intact(out_dir: Path, outputs: Mapping[str, Any], verify: bool) -> 
 
 
 def _clear_partials(out_dir: Path) -> None:
-    for leftover in out_dir.glob(".*.partial*"):
-        log.warning("removing %s, left by an interrupted run", leftover.name)
+    """Remove every temporary file in the folder: the batch holds its lock, so they are
+    all left by runs that were killed (reported by their outputs' names)."""
+    removed: set[str] = set()
+    for leftover in out_dir.iterdir():
+        parsed = parse_temporary(leftover)
+        if parsed is None:
+            continue
         leftover.unlink(missing_ok=True)
+        removed.add(parsed.final_name)
+    for name in sorted(removed):
+        log.warning("removed what an interrupted run left of %s", name)
+
+
+def _remove_stale_probability(ctx: _Context, name: str, entries: Sequence[RecordEntry]) -> None:
+    """A scene redone without --prob-cog: remove the probability COG an earlier batch
+    wrote for it, which would no longer match the new GeoPackage. A file no batch wrote
+    is left alone."""
+    stale = ctx.out_dir / f"{name}{PROB_SUFFIX}"
+    if stale.is_file() and any(e.scene == name and stale.name in e.outputs for e in entries):
+        stale.unlink()
+        log.info("%s: removed %s of an earlier batch run with --prob-cog", name, stale.name)
 
 
 def _input_facts(scene: SceneInput, known: Mapping[str, RecordEntry]) -> dict[str, Any]:
@@ -385,11 +404,14 @@ def _plan(
             ctx.record.append(entry)
             final[scene.name] = entry
             continue
+        if not prob_cog:
+            _remove_stale_probability(ctx, scene.name, entries)
         todo.append(task)
-    if final:
+    n_skipped = sum(1 for e in final.values() if e.status == SKIPPED)
+    if n_skipped:
         log.info(
-            "%d scene(s) already done with the same input, model and settings: skipped",
-            sum(1 for e in final.values() if e.status == SKIPPED),
+            "%s already done with the same input, model and settings: skipped",
+            plural(n_skipped, "scene"),
         )
     return todo
 

@@ -44,6 +44,7 @@ from roadseg.cli.options import device_option, model_option, overwrite_option
 )
 @click.option("--layer", default=None, help="Layer of a GeoPackage truth file.")
 @click.option(
+    "-o",
     "--out",
     "out_path",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -24,6 +24,7 @@ from roadseg.cli.options import device_option, overwrite_option
     "share of crops. See docs/training.md.",
 )
 @click.option(
+    "-o",
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -26,13 +26,21 @@ from roadseg.inference.defaults import (
     DEFAULT_OVERLAP,
     DEFAULT_TILE_SIZE,
 )
-from roadseg.inference.grid import working_grid
+from roadseg.inference.grid import scene_pixel_size_m, working_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.memory import release_free_memory
 from roadseg.inference.predictor import ModelSpec, get_model
 from roadseg.inference.schedule import block_graph, check_scheduler, run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
-from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
+from roadseg.io.atomic import (
+    atomic_output,
+    check_output_path,
+    final_name,
+    is_temporary,
+    remove_quietly,
+    temporary_sibling,
+)
+from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger
 from roadseg.models import (
     default_weights_name,
@@ -45,6 +53,10 @@ from roadseg.raster.normalize import scene_band_stats
 from roadseg.raster.scene import describe_scene, open_dataset
 
 log = get_logger(__name__)
+
+#: Above this many pixels a scene without overviews gets a warning before its
+#: statistics are read.
+LARGE_SCENE_PIXELS = 10_000 * 10_000
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,34 @@ class PredictionResult:
     tiles: int
     seconds: float
     device: str
+
+
+def _size_text(res: tuple[float, float]) -> str:
+    """``"1.5"`` for square pixels, ``"2 x 1"`` for others."""
+    if abs(res[0] - res[1]) <= 1e-3 * max(res):
+        return f"{(res[0] + res[1]) / 2:.3g}"
+    return f"{res[0]:.3g} x {res[1]:.3g}"
+
+
+def _log_stats_read(src: rasterio.io.DatasetReader) -> None:
+    """Say what the statistics read will cost before it starts (minutes for a huge
+    scene without overviews)."""
+    pixels = src.width * src.height
+    overviews = src.overviews(1) if src.count else []
+    log.info(
+        "%s: reading band statistics from a sample of the scene (%s)",
+        Path(src.name).name,
+        f"{len(overviews)} overview level(s)" if overviews else "no overviews",
+    )
+    if not overviews and pixels > LARGE_SCENE_PIXELS:
+        log.warning(
+            "%s: %dx%d px and no overviews: sampling its statistics reads the full-resolution "
+            "file and can take minutes; add overviews (gdaladdo -r average %s) to make it quick",
+            Path(src.name).name,
+            src.width,
+            src.height,
+            Path(src.name).name,
+        )
 
 
 def _check_int(name: str, value: int, minimum: int) -> int:
@@ -143,7 +183,10 @@ def predict_scene(
     target = check_output_path(prob_out, overwrite)
     # GDAL's default block cache (5 % of RAM) would keep a scene's blocks, and the
     # output's, and grow with the scene.
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
+    with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
+        gdal_errors(reading=[scene], writing=[target]),
+    ):
         return _predict(
             scene,
             target,
@@ -214,15 +257,16 @@ def _predict(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with open_dataset(scene) as src:
+            _log_stats_read(src)
             stats = scene_band_stats(src, info.bands, meta.normalization)
     model_name = meta.name or Path(checkpoint).stem
     log.info(
-        "%s: %dx%d px at %.3g m -> %dx%d px at %.3g m; %d tiles of %dx%d px in %d blocks; "
+        "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %d tiles of %dx%d px in %d blocks; "
         "model %s on %s",
         info.path.name,
         info.width,
         info.height,
-        info.gsd_m,
+        _size_text(scene_pixel_size_m(info)),
         grid.width,
         grid.height,
         grid.gsd_m,
@@ -248,8 +292,15 @@ def _predict(
         P.TAG_VERSION: __version__,
         P.TAG_SOURCE: info.path.name,
     }
-    with atomic_output(target, overwrite=overwrite) as final_tmp:
-        raw = temporary_sibling(final_tmp)
+    # A temporary target (the probabilities of 'run --out' alone) is written directly:
+    # it is already a temporary name, and is never published.
+    publishing = (
+        contextlib.nullcontext(target)
+        if is_temporary(target)
+        else atomic_output(target, overwrite=overwrite)
+    )
+    with publishing as final_tmp:
+        raw = temporary_sibling(target, role="raw")
         try:
             with (
                 ProbabilityWriter(raw, grid, layout, tags) as writer,
@@ -266,11 +317,12 @@ def _predict(
             release_free_memory()  # the COG conversion needs its own buffers
             write_cog(raw, final_tmp)
         finally:
-            for leftover in (raw, raw.with_name(raw.name + ".aux.xml")):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+            remove_quietly([raw])
     seconds = time.perf_counter() - started
-    log.info("wrote %s in %.1f s", target, seconds)
+    if is_temporary(target):  # the probabilities of 'run --out' alone: not an output
+        log.info("%s: probabilities computed in %.1f s", final_name(target), seconds)
+    else:
+        log.info("wrote %s in %.1f s", target, seconds)
     return PredictionResult(
         path=target,
         width=grid.width,

@@ -37,3 +37,29 @@ def ground_sample_distance(
     if not factor or not math.isfinite(factor):
         raise InvalidInputError(f"CRS {crs.to_string()} has no usable linear unit")
     return float((px_w + px_h) / 2 * factor)
+
+
+def pixel_size_m(
+    crs: CRS | object | None, transform: Affine, width: int, height: int
+) -> tuple[float, float] | None:
+    """Size in metres of a pixel along its columns (x) and rows (y), or ``None``.
+
+    Unlike :func:`ground_sample_distance` the two axes are kept apart, for scenes whose
+    pixels are not square (in the CRS, or on the ground, as at high latitude in a
+    geographic CRS).
+    """
+    if crs is None:
+        return None
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        cx, cy = transform @ (width / 2, height / 2)
+        ex, ey = transform @ (width / 2 + 1, height / 2)
+        sx, sy = transform @ (width / 2, height / 2 + 1)
+        return float(_WGS84.inv(cx, cy, ex, ey)[2]), float(_WGS84.inv(cx, cy, sx, sy)[2])
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    if not factor or not math.isfinite(factor):
+        raise InvalidInputError(f"CRS {crs.to_string()} has no usable linear unit")
+    return (
+        float(math.hypot(transform.a, transform.d) * factor),
+        float(math.hypot(transform.b, transform.e) * factor),
+    )

@@ -34,8 +34,17 @@ import shapely
 from pyproj import CRS
 
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
-from roadseg.io.atomic import atomic_output, check_output_path
-from roadseg.log import get_logger
+from roadseg.io.atomic import (
+    atomic_output,
+    check_distinct,
+    check_not_input,
+    check_output_path,
+    check_suffix,
+    final_name,
+)
+from roadseg.io.gdal import gdal_errors
+from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
+from roadseg.log import get_logger, plural
 from roadseg.raster.gsd import ground_sample_distance
 from roadseg.raster.probability import PROB_MAX, TAG_GSD, TAG_THRESHOLD
 from roadseg.vector.geometry import line_lengths_m, pixel_to_map
@@ -44,6 +53,7 @@ from roadseg.vector.output import write_geopackage
 from roadseg.vector.probe import distance_to_nodata, segment_support
 from roadseg.vector.schedule import block_windows, run_blocks
 from roadseg.vector.skeleton import MaskParams, block_pieces
+from roadseg.vector.source import detect_encoding, open_probability
 
 log = get_logger(__name__)
 
@@ -167,36 +177,39 @@ def extract_network(
     if not path.is_file():
         raise InputNotFoundError(f"{path}: probability raster not found")
     try:
-        src = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"{path}: not a readable raster ({exc})") from None
+        src = open_probability(path)
+    except rasterio.errors.RasterioIOError:
+        raise InvalidInputError(
+            f"{path}: not a raster GDAL can read; give a probability GeoTIFF or road mask"
+        ) from None
     with src:
-        if src.count < 1 or src.dtypes[0] != "uint8":
-            raise InvalidInputError(
-                f"{path}: expected a uint8 probability raster as written by 'roadseg run' "
-                f"(got {src.count} band(s) of {src.dtypes[0] if src.count else 'nothing'})"
-            )
+        encoding = detect_encoding(src, path)
         tags = src.tags()
         thr = _read_threshold(tags, threshold)
         crs = CRS.from_user_input(src.crs) if src.crs else None
         transform, width, height = src.transform, src.width, src.height
+    if not encoding.native:
+        log.info("%s: read as %s", path.name, encoding.describe())
+    if crs is None and transform.is_identity:
+        transform = PLAIN_IMAGE_TRANSFORM  # QGIS shows a plain raster with y = -row
     gsd = ground_sample_distance(crs, transform, width, height)
     if gsd is None:
         gsd = float(tags.get(TAG_GSD, 1.0))
-        log.warning("%s has no CRS; lengths assume %.3g m per pixel", path, gsd)
+        log.warning("%s has no CRS; lengths assume %.3g m per pixel", final_name(path), gsd)
 
     params = MaskParams(
         high=thr * PROB_MAX,
         low=thr * options.hysteresis * PROB_MAX,
         hole_px=round(options.hole_area_m2 / gsd**2),
+        encoding=None if encoding.native and not encoding.masked else encoding,
     )
     windows = list(block_windows(width, height, block_size))
     log.info(
-        "vectorizing %s: %dx%d px in %d block(s), threshold %.3g, %.3g m/px",
-        path.name,
+        "vectorizing %s: %dx%d px in %s, threshold %.3g, %.3g m/px",
+        final_name(path),
         width,
         height,
-        len(windows),
+        plural(len(windows), "block"),
         thr,
         gsd,
     )
@@ -214,14 +227,14 @@ def extract_network(
     graph.merge_degree_two()
     graph.prune_spurs(options.spur_length_m / gsd)
     if options.border_m > 0:
-        with rasterio.open(path) as src:
+        with open_probability(path) as src:
             n_ext = graph.extend_to_border(
                 width,
                 height,
                 options.border_m / gsd,
-                lambda p0, p1: segment_support(src, p0, p1),
+                lambda p0, p1: segment_support(src, p0, p1, params.encoding),
                 thr * options.hysteresis,
-                lambda p, d, n: distance_to_nodata(src, p, d, n),
+                lambda p, d, n: distance_to_nodata(src, p, d, n, params.encoding),
             )
         log.debug("continued %d dead end(s) to the raster's border or no-data", n_ext)
     if options.gap_m > 0:
@@ -230,9 +243,11 @@ def extract_network(
             if options.gap_min_prob is not None
             else thr * options.hysteresis / 2
         )
-        with rasterio.open(path) as src:
+        with open_probability(path) as src:
             n_gaps = graph.close_gaps(
-                options.gap_m / gsd, lambda p0, p1: segment_support(src, p0, p1), min_support
+                options.gap_m / gsd,
+                lambda p0, p1: segment_support(src, p0, p1, params.encoding),
+                min_support,
             )
         log.debug("closed %d gap(s)", n_gaps)
         graph.merge_degree_two()
@@ -337,33 +352,40 @@ def vectorize(
         junction_merge_m=junction_merge_m,
         border_m=border_m,
     )
+    for path in (out_path, preview):
+        check_not_input(path, [prob_path, scene])
+    check_distinct({"--out": out_path, "--preview": preview})
+    check_suffix(out_path, (".gpkg",), "a GeoPackage (layers roads and junctions)")
+    if preview is not None:
+        check_suffix(preview, (".png",), "a PNG image")
     target = check_output_path(out_path, overwrite)
     if preview is not None:
         check_output_path(preview, overwrite)
     if scene is not None and not Path(scene).is_file():
         raise InputNotFoundError(f"{scene}: scene for the preview not found")
-    network, n_blocks = extract_network(
-        prob_path,
-        threshold=threshold,
-        options=options,
-        scheduler=scheduler,
-        progress=progress,
-        block_size=block_size,
-        halo=halo,
-    )
-    with atomic_output(target, overwrite=overwrite) as tmp:
-        write_geopackage(network.roads, network.junctions, tmp)
-    preview_path = None
-    if preview is not None:
-        from roadseg.vector.preview import write_preview
-
-        preview_path = write_preview(
-            [shapely.get_coordinates(g) for g in network.roads.geometry],
-            network.crs,
-            Path(scene) if scene is not None else Path(prob_path),
-            Path(preview),
-            overwrite=overwrite,
+    with gdal_errors(reading=[prob_path, scene], writing=[out_path, preview]):
+        network, n_blocks = extract_network(
+            prob_path,
+            threshold=threshold,
+            options=options,
+            scheduler=scheduler,
+            progress=progress,
+            block_size=block_size,
+            halo=halo,
         )
+        with atomic_output(target, overwrite=overwrite) as tmp:
+            write_geopackage(network.roads, network.junctions, tmp)
+        preview_path = None
+        if preview is not None:
+            from roadseg.vector.preview import write_preview
+
+            preview_path = write_preview(
+                [shapely.get_coordinates(g) for g in network.roads.geometry],
+                network.crs,
+                Path(scene) if scene is not None else Path(prob_path),
+                Path(preview),
+                overwrite=overwrite,
+            )
     total = float(network.roads["length_m"].sum()) if len(network.roads) else 0.0
     result = VectorResult(
         path=target,
@@ -377,10 +399,10 @@ def vectorize(
         options=options,
     )
     log.info(
-        "wrote %s: %d road(s), %d junction(s), %.1f km",
+        "wrote %s: %s, %s, %.1f km",
         target,
-        result.n_roads,
-        result.n_junctions,
+        plural(result.n_roads, "road"),
+        plural(result.n_junctions, "junction"),
         total / 1000,
     )
     return result
