@@ -41,7 +41,7 @@ from roadseg.io.atomic import (
     temporary_sibling,
 )
 from roadseg.io.gdal import gdal_errors
-from roadseg.log import get_logger
+from roadseg.log import get_logger, plural
 from roadseg.models import (
     default_weights_name,
     get_architecture,
@@ -261,8 +261,7 @@ def _predict(
             stats = scene_band_stats(src, info.bands, meta.normalization)
     model_name = meta.name or Path(checkpoint).stem
     log.info(
-        "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %d tiles of %dx%d px in %d blocks; "
-        "model %s on %s",
+        "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s",
         info.path.name,
         info.width,
         info.height,
@@ -270,9 +269,9 @@ def _predict(
         grid.width,
         grid.height,
         grid.gsd_m,
-        layout.n_tiles,
+        plural(layout.n_tiles, "tile"),
         *layout.tile_shape,
-        layout.n_blocks,
+        plural(layout.n_blocks, "block"),
         model_name,
         device_name,
     )

@@ -33,8 +33,19 @@ def _library_errors() -> tuple[type[BaseException], ...]:
 
 
 def _gdal_message(exc: BaseException) -> str:
-    """GDAL's own words, on one line, without the temporary file names."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """GDAL's own words, on one line, without the temporary file names.
+
+    rasterio wraps GDAL's message as "Read failed. See previous exception": the
+    chained exception has the words that say what is wrong.
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    words = [" ".join(str(e).split()) for e in chain]
+    useful = [w for w in words if w and "previous exception" not in w]
+    text = useful[-1] if useful else (words[0] or type(exc).__name__)
     for word in text.split():
         stripped = word.strip("'\",;:()`")
         if is_temporary(Path(stripped).name):

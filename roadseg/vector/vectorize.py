@@ -41,6 +41,7 @@ from roadseg.io.atomic import (
     check_output_path,
     check_suffix,
     final_name,
+    is_temporary,
 )
 from roadseg.io.gdal import gdal_errors
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
@@ -206,7 +207,7 @@ def extract_network(
     windows = list(block_windows(width, height, block_size))
     log.info(
         "vectorizing %s: %dx%d px in %s, threshold %.3g, %.3g m/px",
-        final_name(path),
+        f"the probabilities for {final_name(path)}" if is_temporary(path) else path.name,
         width,
         height,
         plural(len(windows), "block"),
