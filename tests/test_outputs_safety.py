@@ -185,3 +185,35 @@ def test_a_run_killed_with_sigkill_then_rerun_leaves_nothing_behind(big: Path) -
     assert "removed what an interrupted run left of roads.gpkg" in again.stderr
     assert ".partial" not in again.stderr  # logs never show temporary names
     assert sorted(p.name for p in big.iterdir()) == ["big.tif", "m.safetensors", "roads.gpkg"]
+
+
+def test_a_read_only_output_folder_is_one_clear_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests may run as root, for whom chmod does not stop writes: fake the answer.
+    monkeypatch.setattr(atomic, "folder_writable", lambda folder: False)
+    code, output = _invoke(workdir, str(workdir / "scene.tif"), "--out", str(workdir / "r.gpkg"))
+    assert code == 1 and output.count("\n") == 1, output
+    assert output.startswith("Error: ") and "is not writable" in output
+
+
+def test_a_gdal_failure_while_writing_names_the_output_not_a_temporary(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasterio._err import CPLE_OpenFailedError
+
+    from roadseg.inference import writer
+
+    def refuse(self: writer.ProbabilityWriter) -> None:
+        raise CPLE_OpenFailedError(
+            3, 4, f"Attempt to create new tiff file '{self.path}' failed: Permission denied"
+        )
+
+    monkeypatch.setattr(writer.ProbabilityWriter, "_open", refuse)
+    code, output = _invoke(
+        workdir, str(workdir / "scene.tif"), "--prob-out", str(workdir / "p.tif")
+    )
+    assert code == 1 and output.count("\n") == 1, output
+    assert "p.tif: could not be written" in output and "writable" in output
+    assert ".partial" not in output and "Traceback" not in output
+    assert sorted(p.name for p in workdir.iterdir()) == ["m.safetensors", "scene.tif"]

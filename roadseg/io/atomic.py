@@ -228,6 +228,11 @@ def check_suffix(path: str | os.PathLike[str], allowed: tuple[str, ...], what: s
         )
 
 
+def folder_writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (always true for root)."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
     """Check that ``path`` may be written, before any work is done.
 
@@ -251,7 +256,7 @@ def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
         raise InvalidParameterError(
             f"{target}: the folder {parent} does not exist; create it first"
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not folder_writable(parent):
         raise OutputNotWritableError(
             f"{target}: the folder {parent} is not writable; choose another output folder"
         )
