@@ -101,3 +101,20 @@ def test_folders_give_jpeg_and_png_scenes_but_not_batch_outputs(tmp_path: Path) 
     (tmp_path / "notes.txt").write_text("not a scene")
     names = [s.name for s in collect_scenes([str(tmp_path)])]
     assert names == ["a", "b", "c"]
+
+
+def test_leftovers_in_the_output_folder_are_reported_by_their_outputs_names(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import roadseg.batch.runner as runner
+    from roadseg.io.atomic import temporary_sibling
+
+    leftover = temporary_sibling(tmp_path / "19438_sat.gpkg", role="prob", suffix=".tif")
+    leftover.write_bytes(b"")
+    (tmp_path / "keep.gpkg").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="roadseg"):
+        runner._clear_partials(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.gpkg"]
+    assert "19438_sat.gpkg" in caplog.text and ".partial" not in caplog.text

@@ -162,3 +162,28 @@ def test_a_plain_image_output_is_y_up_so_qgis_shows_it_the_right_way_up(tmp_path
     if len(roads):
         ys = roads.geometry.get_coordinates()["y"]
         assert (ys <= 0).all() and (ys >= -64).all()
+
+
+def test_the_statistics_read_is_announced_before_it_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import roadseg.inference.predict as predict
+
+    seen: list[str] = []
+    real = predict.scene_band_stats
+
+    def spy(*args, **kwargs):
+        seen.append(caplog.text)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predict, "scene_band_stats", spy)
+    monkeypatch.setattr(predict, "LARGE_SCENE_PIXELS", 100)  # this scene is "huge"
+    model = local_checkpoint(tmp_path / "m.safetensors")
+    scene = write_scene(tmp_path / "s.tif", textured(64, 64))
+    with caplog.at_level(logging.INFO, logger="roadseg"):
+        predict.predict_scene(
+            scene, tmp_path / "p.tif", model=model, device="cpu", tile_size=64, overlap=16
+        )
+    assert len(seen) == 1
+    assert "reading band statistics" in seen[0] and "no overviews" in seen[0]
+    assert "gdaladdo" in seen[0]
