@@ -128,6 +128,7 @@ CASES: dict[str, Case] = {
     "batch-empty-folder": Case("batch on a folder with no rasters", ["batch", "d", "--out-dir", "out"], "no scenes to process", _mkdir("d"), model=False),
     "batch-out-dir-file": Case("batch --out-dir naming a file", ["batch", "scene.tif", "--out-dir", "f"], "is a file", _file("f", b"x"), model=False),
     "evaluate-one-file": Case("evaluate with one file", ["evaluate", "scene.tif"], "expected two files", model=False),
+    "evaluate-out-is-input": Case("evaluate --out naming an input", ["evaluate", "scene.tif", "t.geojson", "-o", "scene.tif", "--overwrite"], "is the input", _file("t.geojson", b'{"type": "FeatureCollection", "features": []}'), model=False),
     "evaluate-nothing": Case("evaluate with nothing to evaluate", ["evaluate"], "nothing to evaluate", model=False),
 }  # fmt: skip
 

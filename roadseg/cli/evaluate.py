@@ -78,9 +78,10 @@ def evaluate(
     """
     from roadseg.errors import InvalidParameterError
     from roadseg.evaluation import runner
-    from roadseg.io.atomic import atomic_output, check_output_path
+    from roadseg.io.atomic import atomic_output, check_not_input, check_output_path
 
     if out_path is not None:
+        check_not_input(out_path, files)
         check_output_path(out_path, overwrite)
     if files and sources:
         raise InvalidParameterError("give either PREDICTION TRUTH files or --source, not both")

@@ -139,6 +139,11 @@ class VectorResult:
     options: VectorOptions = field(default_factory=VectorOptions)
 
 
+def _label(path: Path) -> str:
+    """How messages name the raster: never by a temporary name."""
+    return f"the probabilities for {final_name(path)}" if is_temporary(path) else path.name
+
+
 def _read_threshold(tags: dict[str, str], threshold: float | None) -> float:
     if threshold is None:
         raw = tags.get(TAG_THRESHOLD)
@@ -207,7 +212,7 @@ def extract_network(
     windows = list(block_windows(width, height, block_size))
     log.info(
         "vectorizing %s: %dx%d px in %s, threshold %.3g, %.3g m/px",
-        f"the probabilities for {final_name(path)}" if is_temporary(path) else path.name,
+        _label(path),
         width,
         height,
         plural(len(windows), "block"),
