@@ -9,6 +9,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from roadseg.errors import InvalidParameterError
+from roadseg.raster.gsd import pixel_size_m
 from roadseg.raster.scene import SceneInfo
 
 #: Largest working grid side accepted (guards against a wildly wrong --gsd).
@@ -57,16 +58,29 @@ class WorkingGrid:
 def working_grid(scene: SceneInfo, model_gsd_m: float) -> WorkingGrid:
     """The grid at ``model_gsd_m`` over the footprint of ``scene``.
 
-    The factor is ``scene.gsd_m / model_gsd_m``; sizes are rounded to whole pixels and
-    the transform is scaled so the footprint is the scene's exactly.
+    Pixels are square on the ground: each axis is resampled by its own factor, the
+    pixel's width (height) in metres over ``model_gsd_m``, so a scene with 2 m x 1 m
+    pixels, or a lon/lat scene away from the equator, is not distorted. A declared
+    ``scene.gsd_m`` rescales both axes and keeps their ratio. Sizes are rounded to
+    whole pixels and the transform is scaled so the footprint is the scene's exactly.
     """
     if not model_gsd_m > 0:
         raise InvalidParameterError(f"the model's gsd_m must be positive, got {model_gsd_m}")
-    factor = scene.gsd_m / model_gsd_m
-    if abs(factor - 1.0) < 1e-3:
-        factor = 1.0
-    width = max(1, round(scene.width * factor))
-    height = max(1, round(scene.height * factor))
+    measured = (
+        pixel_size_m(scene.crs, scene.transform, scene.width, scene.height)
+        if scene.georeferenced
+        else None
+    )
+    if measured is None:
+        px_w = px_h = scene.gsd_m
+    else:
+        ratio = scene.gsd_m / ((measured[0] + measured[1]) / 2)
+        px_w, px_h = measured[0] * ratio, measured[1] * ratio
+    factor_x, factor_y = px_w / model_gsd_m, px_h / model_gsd_m
+    if abs(factor_x - 1.0) < 1e-3 and abs(factor_y - 1.0) < 1e-3:
+        factor_x = factor_y = 1.0
+    width = max(1, round(scene.width * factor_x))
+    height = max(1, round(scene.height * factor_y))
     if max(width, height) > MAX_GRID_SIDE:
         raise InvalidParameterError(
             f"resampling {scene.gsd_m:g} m to the model's {model_gsd_m:g} m would make a "
@@ -80,5 +94,5 @@ def working_grid(scene: SceneInfo, model_gsd_m: float) -> WorkingGrid:
         crs=scene.crs,
         scale_x=sx,
         scale_y=sy,
-        gsd_m=scene.gsd_m * (sx + sy) / 2,
+        gsd_m=(px_w * sx + px_h * sy) / 2,
     )

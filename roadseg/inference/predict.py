@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,20 +12,18 @@ from typing import Any
 import rasterio
 import torch
 from affine import Affine
-from rasterio.errors import NotGeoreferencedWarning
 from tqdm.auto import tqdm
 
 from roadseg import __version__
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError
-from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, SceneSpec
+from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, prepare_scene
 from roadseg.inference.defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BLOCK_SIZE,
     DEFAULT_OVERLAP,
     DEFAULT_TILE_SIZE,
 )
-from roadseg.inference.grid import working_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.memory import release_free_memory
 from roadseg.inference.predictor import ModelSpec, get_model
@@ -41,8 +38,6 @@ from roadseg.models import (
     resolve_checkpoint,
 )
 from roadseg.raster import probability as P
-from roadseg.raster.normalize import scene_band_stats
-from roadseg.raster.scene import describe_scene, open_dataset
 
 log = get_logger(__name__)
 
@@ -197,10 +192,15 @@ def _predict(
         model if model is not None else default_weights_name(model_device)
     )
     meta = read_metadata(checkpoint)
-    info = describe_scene(
-        scene, in_channels=meta.in_channels, bands=bands, gsd=gsd, default_gsd=meta.gsd_m
+    info, spec = prepare_scene(
+        scene,
+        in_channels=meta.in_channels,
+        model_gsd_m=meta.gsd_m,
+        normalization=meta.normalization,
+        bands=bands,
+        gsd=gsd,
     )
-    grid = working_grid(info, meta.gsd_m)
+    grid = spec.grid
     layout = Layout.create(
         grid.width,
         grid.height,
@@ -211,10 +211,6 @@ def _predict(
     )
     if batch_size is None:
         batch_size = DEFAULT_BATCH_SIZE["cuda" if device_name.startswith("cuda") else "cpu"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with open_dataset(scene) as src:
-            stats = scene_band_stats(src, info.bands, meta.normalization)
     model_name = meta.name or Path(checkpoint).stem
     log.info(
         "%s: %dx%d px at %.3g m -> %dx%d px at %.3g m; %d tiles of %dx%d px in %d blocks; "
@@ -232,7 +228,6 @@ def _predict(
         model_name,
         device_name,
     )
-    spec = SceneSpec(str(Path(scene).resolve()), grid, info.bands, stats)
     model_spec = ModelSpec(str(Path(checkpoint).resolve()), device_name, batch_size, tta)
     if not distributed:
         get_model(model_spec.checkpoint, model_spec.device)  # load once, fail early
