@@ -150,7 +150,7 @@ def test_validation_blends_like_roadseg_run(tmp_path: Path) -> None:
     )
     assert prob.shape == image.shape and valid.shape == image.shape
     np.testing.assert_array_equal(valid, image.valid)
-    assert np.isfinite(prob).all() and 0 <= prob.min() and prob.max() <= 1
+    assert np.isfinite(prob).all() and prob.min() >= 0 and prob.max() <= 1
     accumulators = evaluate_images(model, [image])
     assert set(accumulators) == {spec.name}
 

@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from rasterio.transform import from_origin
 
 from roadseg.cli.main import cli
+from roadseg.data import CropSampler, find_pairs, load_source
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
 from roadseg.models import load
 from roadseg.training import TrainConfig, parse_source_spec, train
 from roadseg.training.loop import lr_factor
 from roadseg.training.loss import bce_dice_loss
-from roadseg.data import CropSampler, find_pairs, load_source
 from roadseg.training.state import state_paths
 
 
