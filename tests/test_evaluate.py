@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from rasterio.transform import from_origin
 
 from roadseg.cli.main import cli
+from roadseg.data.spec import parse_source_spec
 from roadseg.evaluation.runner import evaluate_model, evaluate_probability_raster
 from roadseg.models import ModelMetadata, build, save_checkpoint
 from roadseg.raster.probability import PROB_NODATA, TAG_THRESHOLD, encode_probability
-from roadseg.training.config import parse_source_spec
 
 CRS = "EPSG:32633"
 TRANSFORM = from_origin(500000.0, 5000200.0, 1.0, 1.0)

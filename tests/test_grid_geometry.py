@@ -136,9 +136,12 @@ def test_a_tiny_working_grid_is_warned_about(
     scene = write_scene(
         tmp_path / "crop.tif", textured(233, 380), transform=Affine(0.15, 0, X0, 0, -0.15, Y0)
     )
+    assert (_grid(scene).width, _grid(scene).height) == (57, 35)
+    model = local_checkpoint(tmp_path / "m.safetensors")
+    args = ["run", str(scene), "--prob-out", str(tmp_path / "p.tif"), "--model", str(model)]
     with caplog.at_level(logging.WARNING, logger="roadseg"):
-        grid = _grid(scene)
-    assert (grid.width, grid.height) == (57, 35)
+        result = CliRunner().invoke(cli, [*args, *FAST[:3], "--tile-size", "32", "--overlap", "8"])
+    assert result.exit_code == 0, result.output
     assert "only 57x35 px" in caplog.text
 
 
@@ -167,16 +170,17 @@ def test_a_plain_image_output_is_y_up_so_qgis_shows_it_the_right_way_up(tmp_path
 def test_the_statistics_read_is_announced_before_it_starts(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import roadseg.inference.blocks as blocks
     import roadseg.inference.predict as predict
 
     seen: list[str] = []
-    real = predict.scene_band_stats
+    real = blocks.scene_band_stats
 
     def spy(*args, **kwargs):
         seen.append(caplog.text)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(predict, "scene_band_stats", spy)
+    monkeypatch.setattr(blocks, "scene_band_stats", spy)
     monkeypatch.setattr(predict, "LARGE_SCENE_PIXELS", 100)  # this scene is "huge"
     model = local_checkpoint(tmp_path / "m.safetensors")
     scene = write_scene(tmp_path / "s.tif", textured(64, 64))

@@ -102,9 +102,9 @@ def evaluate(
                 pred, truth, threshold=threshold, slack=slack, buffer_m=buffer_m, layer=layer
             )
     elif sources:
+        from roadseg.data.spec import parse_source_spec
         from roadseg.device import resolve_device
         from roadseg.models import default_weights_name
-        from roadseg.training.config import parse_source_spec
 
         dev = resolve_device(device)
         metrics = runner.evaluate_model(

@@ -79,6 +79,34 @@ from roadseg.cli.options import device_option, overwrite_option
     default=None,
     help="Continue from a last.safetensors of an earlier run.",
 )
+@click.option(
+    "--init",
+    type=str,
+    default=None,
+    help="Start from the weights of this checkpoint or shipped model (a warm start: the "
+    "optimiser and schedule start afresh).",
+)
+@click.option(
+    "--grey",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of training crops turned to grey, so one-band scenes work.",
+)
+@click.option(
+    "--apls-weight",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Weight of the held-out scenes' APLS (roadseg run end to end) in the score that "
+    "picks the best checkpoint; the rest is the relaxed breakeven.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep decoded, resampled training images here for the next run.",
+)
 @device_option
 @overwrite_option
 def train(
@@ -100,6 +128,10 @@ def train(
     threads: int,
     name: str | None,
     resume: Path | None,
+    init: str | None,
+    grey: float,
+    apls_weight: float,
+    cache_dir: Path | None,
     device: str,
     overwrite: bool,
 ) -> None:
@@ -133,11 +165,15 @@ def train(
         device=device,
         threads=threads,
         name=name,
+        init=None if init is None else Path(init),
+        grey=grey,
+        apls_weight=apls_weight,
+        cache_dir=cache_dir,
     )
     command = "roadseg " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run_training(config, resume=resume, overwrite=overwrite, command=command)
     click.echo(
         f"trained {result.step} steps; best checkpoint {result.best} "
         f"(threshold {result.metadata.threshold:.3f}, "
-        f"breakeven {result.best_score if result.best_score is not None else float('nan'):.3f})"
+        f"selection score {result.best_score if result.best_score is not None else float('nan'):.3f})"
     )

@@ -1,7 +1,8 @@
 """Evaluate a model on labelled data, or a prediction against its truth.
 
 * :func:`evaluate_model`: a checkpoint on data sources (image/mask pairs, scenes with
-  road vectors), read at the model's GSD with its normalisation, scores per dataset.
+  road vectors), read and predicted exactly as ``roadseg run`` does (same reader,
+  tiles and blend, see :mod:`roadseg.inference.grid_predict`), scores per dataset.
 * :func:`evaluate_probability_raster`: a probability GeoTIFF written by ``roadseg run``
   against road vectors (rasterised on its grid) or a mask raster on the same grid,
   streamed in strips of rows.
@@ -25,15 +26,15 @@ from rasterio.windows import Window
 from roadseg.device import resolve_device
 from roadseg.errors import InputNotFoundError, InvalidInputError
 from roadseg.evaluation.pixel import PixelAccumulator
-from roadseg.evaluation.predict import predict_array
+from roadseg.inference.grid_predict import predict_grid
+from roadseg.inference.predictor import run_model
 from roadseg.log import get_logger
 from roadseg.models.base import SegmentationModel
 from roadseg.raster.probability import TAG_THRESHOLD, decode_probability
 from roadseg.raster.rasterize import rasterize_roads, read_roads
 
 if TYPE_CHECKING:
-    from roadseg.training.config import SourceSpec
-    from roadseg.training.sources import LabelledImage
+    from roadseg.data import LabelledImage, SourceSpec
 
 log = get_logger(__name__)
 
@@ -52,12 +53,18 @@ def evaluate_images(
     device: torch.device | str = "cpu",
     slack: int = 3,
 ) -> dict[str, PixelAccumulator]:
-    """Pixel accumulators per dataset over in-memory labelled images."""
+    """Pixel accumulators per dataset, each image predicted as ``roadseg run`` would."""
+    device = torch.device(device)
+    model.eval()
     accumulators: dict[str, PixelAccumulator] = {}
     for image in images:
-        prob = predict_array(model, image.normalized(), device)
+        prob, valid = predict_grid(
+            image.scene,
+            lambda tiles: run_model(model, device, tiles, batch_size=1),
+            align=model.output_stride,
+        )
         acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=slack))
-        acc.update(prob, image.label, image.valid)
+        acc.update(prob, image.label, valid)
     return accumulators
 
 
@@ -111,8 +118,8 @@ def evaluate_model(
         threshold: decision threshold; default the model's.
         slack: relaxation distance in pixels.
     """
+    from roadseg.data import load_source
     from roadseg.models import load
-    from roadseg.training.sources import load_source
 
     dev = resolve_device(device)
     net, meta = load(model, dev)

@@ -6,19 +6,24 @@ small frozen descriptions (paths, windows, statistics) and return numpy arrays.
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning
 
-from roadseg.inference.grid import WorkingGrid
+from roadseg.inference.grid import WorkingGrid, working_grid
 from roadseg.inference.layout import Layout, weight_window
 from roadseg.inference.predictor import ModelSpec, predict_tiles
 from roadseg.inference.reader import WindowData, read_window
-from roadseg.raster.normalize import BandStats
-from roadseg.raster.scene import open_dataset
+from roadseg.raster.normalize import BandStats, scene_band_stats
+from roadseg.raster.scene import SceneInfo, describe_scene, open_dataset
 
 #: Megabytes of GDAL block cache in each process (GDAL's default grows with RAM).
 GDAL_CACHE_MB = 64
@@ -26,12 +31,17 @@ GDAL_CACHE_MB = 64
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """What a task needs to read the scene: its path, grid, bands and statistics."""
+    """What a task needs to read the scene: its path, grid, bands and statistics.
+
+    ``nodata`` is an extra no-data value (all bands equal to it), for files that do not
+    declare theirs.
+    """
 
     path: str
     grid: WorkingGrid
     bands: tuple[int, ...]
     stats: BandStats
+    nodata: float | None = None
 
 
 @dataclass(frozen=True)
@@ -101,25 +111,75 @@ class BlockResult:
     valid: np.ndarray
 
 
+def prepare_scene(
+    path: str | os.PathLike[str],
+    *,
+    in_channels: int,
+    model_gsd_m: float,
+    normalization: dict[str, Any] | None,
+    bands: Sequence[int] | None = None,
+    gsd: float | None = None,
+    nodata: float | None = None,
+    quiet: bool = False,
+) -> tuple[SceneInfo, SceneSpec]:
+    """Check a scene and work out how the model reads it: bands, working grid, statistics.
+
+    ``roadseg run`` and training both call this, so they read a scene identically.
+
+    Args:
+        path: the raster.
+        in_channels: bands the model takes.
+        model_gsd_m: the model's ground sample distance.
+        normalization: the model's normalisation.
+        bands: 1-based bands; ``None`` picks them.
+        gsd: declared ground sample distance of the scene.
+        nodata: extra no-data value (all bands equal to it).
+        quiet: do not warn about a plain image.
+    """
+    info = describe_scene(
+        path, in_channels=in_channels, bands=bands, gsd=gsd, default_gsd=model_gsd_m, quiet=quiet
+    )
+    grid = working_grid(info, model_gsd_m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with open_dataset(path) as src:
+            stats = scene_band_stats(src, info.bands, normalization, nodata=nodata)
+    return info, SceneSpec(str(Path(path).resolve()), grid, info.bands, stats, nodata)
+
+
 def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
     """Read the block's window (with its halo) as model input."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), open_dataset(scene.path) as src:
             return read_window(
-                src, scene.grid, scene.bands, scene.stats, job.read_rows, job.read_cols
+                src,
+                scene.grid,
+                scene.bands,
+                scene.stats,
+                job.read_rows,
+                job.read_cols,
+                scene.nodata,
             )
 
 
 def infer_block(model: ModelSpec, job: BlockJob, data: WindowData) -> np.ndarray:
     """Probabilities of every tile of the block, ``(tiles, size, size)`` float32."""
+    return infer_block_with(partial(predict_tiles, model), model.batch_size, job, data)
+
+
+def infer_block_with(
+    predict: Callable[[np.ndarray], np.ndarray], batch_size: int, job: BlockJob, data: WindowData
+) -> np.ndarray:
+    """:func:`infer_block` with any ``(N, C, H, W) -> (N, H, W)`` tile predictor (the model
+    being trained, during validation)."""
     th, tw = job.tile_shape
     origins = job.origins
     out = np.empty((len(origins), th, tw), dtype=np.float32)
-    for start in range(0, len(origins), model.batch_size):
-        batch = origins[start : start + model.batch_size]
+    for start in range(0, len(origins), batch_size):
+        batch = origins[start : start + batch_size]
         tiles = np.stack([data.image[:, r : r + th, c : c + tw] for r, c in batch])
-        out[start : start + len(batch)] = predict_tiles(model, tiles)
+        out[start : start + len(batch)] = predict(tiles)
     return out
 
 

@@ -11,16 +11,13 @@ from rasterio.windows import Window
 
 from roadseg.errors import InvalidInputError, InvalidParameterError
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
-from roadseg.log import get_logger
 from roadseg.raster.gsd import pixel_size_m
 from roadseg.raster.scene import SceneInfo
 
-log = get_logger(__name__)
-
 #: Largest working grid side accepted (guards against a wildly wrong --gsd).
 MAX_GRID_SIDE = 1 << 20
-#: A working grid with a side shorter than this gets a warning: the model sees little
-#: more than its own receptive field.
+#: A working grid with a side shorter than this gets a warning from ``roadseg run``:
+#: the model sees little more than its own receptive field.
 SMALL_GRID_SIDE = 96
 #: Largest angle between a pixel's axes and a right angle that is still a rotation
 #: (the transform has no shear worth resampling for).
@@ -138,15 +135,6 @@ def working_grid(scene: SceneInfo, model_gsd_m: float) -> WorkingGrid:
     sx, sy = scene.width / width, scene.height / height
     base = scene.transform if scene.georeferenced else PLAIN_IMAGE_TRANSFORM
     res = (res_x * sx, res_y * sy)
-    if min(width, height) < SMALL_GRID_SIDE:
-        log.warning(
-            "%s: the working grid is only %dx%d px at %.3g m; the model sees little "
-            "context and may find no roads (for a plain image, check --gsd)",
-            scene.path.name,
-            width,
-            height,
-            model_gsd_m,
-        )
     return WorkingGrid(
         width=width,
         height=height,

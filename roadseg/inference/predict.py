@@ -19,14 +19,14 @@ from tqdm.auto import tqdm
 from roadseg import __version__
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError
-from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, SceneSpec
+from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, prepare_scene
 from roadseg.inference.defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BLOCK_SIZE,
     DEFAULT_OVERLAP,
     DEFAULT_TILE_SIZE,
 )
-from roadseg.inference.grid import scene_pixel_size_m, working_grid
+from roadseg.inference.grid import SMALL_GRID_SIDE, scene_pixel_size_m
 from roadseg.inference.layout import Layout
 from roadseg.inference.memory import release_free_memory
 from roadseg.inference.predictor import ModelSpec, get_model
@@ -49,8 +49,7 @@ from roadseg.models import (
     resolve_checkpoint,
 )
 from roadseg.raster import probability as P
-from roadseg.raster.normalize import scene_band_stats
-from roadseg.raster.scene import describe_scene, open_dataset
+from roadseg.raster.scene import open_dataset
 
 log = get_logger(__name__)
 
@@ -98,9 +97,16 @@ def _size_text(res: tuple[float, float]) -> str:
     return f"{res[0]:.3g} x {res[1]:.3g}"
 
 
-def _log_stats_read(src: rasterio.io.DatasetReader) -> None:
+def _log_stats_read(scene: str | os.PathLike[str]) -> None:
     """Say what the statistics read will cost before it starts (minutes for a huge
-    scene without overviews)."""
+    scene without overviews). Reads only the header."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with open_dataset(scene) as src:
+            _announce_stats_read(src)
+
+
+def _announce_stats_read(src: rasterio.io.DatasetReader) -> None:
     pixels = src.width * src.height
     overviews = src.overviews(1) if src.count else []
     log.info(
@@ -240,10 +246,25 @@ def _predict(
         model if model is not None else default_weights_name(model_device)
     )
     meta = read_metadata(checkpoint)
-    info = describe_scene(
-        scene, in_channels=meta.in_channels, bands=bands, gsd=gsd, default_gsd=meta.gsd_m
+    _log_stats_read(scene)  # prepare_scene reads the statistics: minutes on a huge scene
+    info, spec = prepare_scene(
+        scene,
+        in_channels=meta.in_channels,
+        model_gsd_m=meta.gsd_m,
+        normalization=meta.normalization,
+        bands=bands,
+        gsd=gsd,
     )
-    grid = working_grid(info, meta.gsd_m)
+    grid = spec.grid
+    if min(grid.width, grid.height) < SMALL_GRID_SIDE:
+        log.warning(
+            "%s: the working grid is only %dx%d px at %.3g m; the model sees little "
+            "context and may find no roads (for a plain image, check --gsd)",
+            info.path.name,
+            grid.width,
+            grid.height,
+            meta.gsd_m,
+        )
     layout = Layout.create(
         grid.width,
         grid.height,
@@ -254,11 +275,6 @@ def _predict(
     )
     if batch_size is None:
         batch_size = DEFAULT_BATCH_SIZE["cuda" if device_name.startswith("cuda") else "cpu"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with open_dataset(scene) as src:
-            _log_stats_read(src)
-            stats = scene_band_stats(src, info.bands, meta.normalization)
     model_name = meta.name or Path(checkpoint).stem
     log.info(
         "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s",
@@ -275,7 +291,6 @@ def _predict(
         model_name,
         device_name,
     )
-    spec = SceneSpec(str(Path(scene).resolve()), grid, info.bands, stats)
     model_spec = ModelSpec(str(Path(checkpoint).resolve()), device_name, batch_size, tta)
     if not distributed:
         get_model(model_spec.checkpoint, model_spec.device)  # load once, fail early

@@ -70,14 +70,25 @@ def _forward(model: SegmentationModel, x: torch.Tensor, tta: bool) -> torch.Tens
 def predict_tiles(spec: ModelSpec, tiles: np.ndarray) -> np.ndarray:
     """Road probabilities of ``(N, bands, H, W)`` float32 tiles, as ``(N, H, W)`` float32."""
     model, _, device = get_model(spec.checkpoint, spec.device)
+    return run_model(model, device, tiles, spec.batch_size, spec.tta)
+
+
+def run_model(
+    model: SegmentationModel,
+    device: torch.device,
+    tiles: np.ndarray,
+    batch_size: int,
+    tta: bool = False,
+) -> np.ndarray:
+    """Road probabilities of ``(N, bands, H, W)`` tiles with a loaded model (in eval mode)."""
     out = np.empty((tiles.shape[0], *tiles.shape[-2:]), dtype=np.float32)
     cuda = device.type == "cuda"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
     with _FORWARD_LOCK, torch.inference_mode(), autocast:
-        for start in range(0, tiles.shape[0], spec.batch_size):
-            x = torch.from_numpy(tiles[start : start + spec.batch_size]).to(device)
+        for start in range(0, tiles.shape[0], batch_size):
+            x = torch.from_numpy(tiles[start : start + batch_size]).to(device)
             if cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
-            prob = _forward(model, x, spec.tta)
+            prob = _forward(model, x, tta)
             out[start : start + x.shape[0]] = prob[:, 0].cpu().numpy()
     return out

@@ -1,5 +1,11 @@
 """Reading windows of the working grid from a scene: resampled, normalised, masked.
 
+Reading is split in two steps that training shares: :func:`read_raw` resamples a
+window of the scene onto the working grid (values in the scene's own dtype, and where
+it has data), and :func:`model_input` turns such raw values into what the model sees.
+Both are elementwise after the read, so a crop of a whole-grid raw read gives exactly
+the model input that ``roadseg run`` computes for the same pixels.
+
 A window may run past the scene's edges; those pixels are mirror images of the scene
 (reflection without repeating the edge pixel), so the model sees plausible imagery
 rather than a black border. The reflection is computed on global pixel indexes, so a
@@ -34,6 +40,19 @@ def reflect_indices(start: int, stop: int, size: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class RawWindow:
+    """Scene values resampled onto a window of the working grid.
+
+    Attributes:
+        data: ``(bands, height, width)`` in the scene's dtype.
+        valid: ``(height, width)`` boolean, False where the scene has no data.
+    """
+
+    data: np.ndarray
+    valid: np.ndarray
+
+
+@dataclass(frozen=True)
 class WindowData:
     """Model input for a working-grid window and where the scene has data.
 
@@ -46,21 +65,25 @@ class WindowData:
     valid: np.ndarray
 
 
-def read_window(
+def read_raw(
     src: rasterio.io.DatasetReader,
     grid: WorkingGrid,
     bands: tuple[int, ...],
-    stats: BandStats,
-    rows: tuple[int, int],
-    cols: tuple[int, int],
-) -> WindowData:
-    """Read working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be outside)."""
-    ridx = reflect_indices(*rows, grid.height)
-    cidx = reflect_indices(*cols, grid.width)
-    r_lo, r_hi = int(ridx.min()), int(ridx.max()) + 1
-    c_lo, c_hi = int(cidx.min()), int(cidx.max()) + 1
-    window = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
-    shape = (r_hi - r_lo, c_hi - c_lo)
+    window: Window,
+    nodata: float | None = None,
+) -> RawWindow:
+    """Read a working-grid ``window`` (inside the grid) at the grid's resolution.
+
+    Args:
+        src: the open scene.
+        grid: the working grid of the scene.
+        bands: 1-based bands in model order.
+        window: integer window of the working grid.
+        nodata: a value that marks no-data where every band has it, on top of the
+            file's own mask (for files that do not declare it, such as JPEG tiles with
+            white borders).
+    """
+    shape = (int(window.height), int(window.width))
     if grid.resampled:
         scene_window = grid.scene_window(window)
         data = src.read(
@@ -76,11 +99,37 @@ def read_window(
     valid = mask > 0
     if data.dtype.kind == "f":
         valid &= np.isfinite(data).all(axis=0)
-    image = normalize(data, stats)
-    if not valid.all():
-        np.copyto(image, np.float32(NODATA_FILL), where=~valid[None])
+    if nodata is not None:
+        valid &= ~np.all(data == nodata, axis=0)
+    return RawWindow(data, valid)
+
+
+def model_input(raw: RawWindow, stats: BandStats) -> np.ndarray:
+    """The model's ``(bands, h, w)`` float32 input for raw values: stretched, no-data filled."""
+    image = normalize(raw.data, stats)
+    if not raw.valid.all():
+        np.copyto(image, np.float32(NODATA_FILL), where=~raw.valid[None])
+    return image
+
+
+def read_window(
+    src: rasterio.io.DatasetReader,
+    grid: WorkingGrid,
+    bands: tuple[int, ...],
+    stats: BandStats,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    nodata: float | None = None,
+) -> WindowData:
+    """Read working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be outside)."""
+    ridx = reflect_indices(*rows, grid.height)
+    cidx = reflect_indices(*cols, grid.width)
+    r_lo, r_hi = int(ridx.min()), int(ridx.max()) + 1
+    c_lo, c_hi = int(cidx.min()), int(cidx.max()) + 1
+    raw = read_raw(src, grid, bands, Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo), nodata)
+    image = model_input(raw, stats)
     if rows[0] >= 0 and rows[1] <= grid.height and cols[0] >= 0 and cols[1] <= grid.width:
-        return WindowData(image, valid)  # inside the scene: nothing to mirror
+        return WindowData(image, raw.valid)  # inside the scene: nothing to mirror
     sel_r = (ridx - r_lo)[:, None]
     sel_c = (cidx - c_lo)[None, :]
-    return WindowData(np.ascontiguousarray(image[:, sel_r, sel_c]), valid[sel_r, sel_c])
+    return WindowData(np.ascontiguousarray(image[:, sel_r, sel_c]), raw.valid[sel_r, sel_c])

@@ -87,11 +87,12 @@ def scene_band_stats(
     bands: Sequence[int],
     normalization: dict[str, Any] | None = None,
     max_pixels: int = STATS_MAX_PIXELS,
+    nodata: float | None = None,
 ) -> BandStats:
     """Statistics of a whole scene from one decimated read (overviews when present).
 
     Memory is bounded by ``max_pixels`` whatever the scene size. No-data, internal
-    masks and alpha are excluded.
+    masks and alpha are excluded, and so are pixels whose bands all equal ``nodata``.
     """
     scale = max(1.0, math.sqrt(dataset.width * dataset.height / max_pixels))
     out_h = max(1, round(dataset.height / scale))
@@ -100,6 +101,8 @@ def scene_band_stats(
         list(bands), out_shape=(len(bands), out_h, out_w), resampling=Resampling.nearest
     )
     valid = dataset.dataset_mask(out_shape=(out_h, out_w), resampling=Resampling.nearest) > 0
+    if nodata is not None:
+        valid &= ~np.all(data == nodata, axis=0)
     return compute_band_stats(data, valid, normalization)
 
 

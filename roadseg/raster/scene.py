@@ -81,6 +81,7 @@ def describe_scene(
     bands: Sequence[int] | None = None,
     gsd: float | None = None,
     default_gsd: float = 1.0,
+    quiet: bool = False,
 ) -> SceneInfo:
     """Check a scene and decide which bands to read and at what resolution it is.
 
@@ -121,7 +122,7 @@ def describe_scene(
             if georeferenced
             else None
         )
-        if not georeferenced:
+        if not georeferenced and not quiet:
             log.warning(
                 "%s has no georeferencing; the output will be in pixel coordinates "
                 "and the image is taken to be at %g m per pixel%s",

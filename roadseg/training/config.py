@@ -1,23 +1,5 @@
-"""What a training run is told: data sources and hyper-parameters.
-
-A data source is written on the command line as ``KIND:PATH[,key=value...]``:
-
-* ``pairs:FOLDER,gsd=1.0[,nodata=255][,val=STEM+STEM][,exclude=STEM+...][,weight=1]``:
-  image/mask pairs (Massachusetts ``images/``+``masks/`` or ``sat/``+``map/`` with the
-  same stems, or DeepGlobe ``*_sat.jpg`` + ``*_mask.png`` in one folder). They are not
-  georeferenced, so ``gsd`` (metres per pixel) is required. ``nodata=255`` marks pixels
-  whose bands all equal 255 (Massachusetts white areas) as no-data.
-* ``scenes:FOLDER,vectors=FOLDER[,buffer=3.5][,layer=NAME][,bands=1+2+3][,val=...]``:
-  GeoTIFF scenes with road lines (GeoJSON or GeoPackage, matched to each scene by the
-  trailing ``_``-separated part of their names, e.g. ``..._img308``). Roads are
-  rasterised with a buffer of ``buffer`` metres on each side; an empty file means no
-  roads.
-
-``val`` lists the stems held out for validation: they are never trained on.
-``weight`` is the share of training crops drawn from the source (sources are drawn in
-proportion to their weights, images within a source in proportion to valid area).
-Paths may not contain commas.
-"""
+"""What a training run is told: data sources (see :mod:`roadseg.data.spec`) and
+hyper-parameters."""
 
 from __future__ import annotations
 
@@ -25,150 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roadseg.data.spec import SourceSpec
 from roadseg.errors import InvalidParameterError
 from roadseg.models.metadata import DEFAULT_NORMALIZATION
-
-SOURCE_KINDS = ("pairs", "scenes")
-_SOURCE_KEYS = {
-    "pairs": {"gsd", "nodata", "val", "exclude", "weight", "name"},
-    "scenes": {"vectors", "buffer", "layer", "bands", "val", "exclude", "weight", "name"},
-}
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """One labelled data source.
-
-    Attributes:
-        kind: ``pairs`` or ``scenes``.
-        path: folder of images (pairs) or GeoTIFF scenes.
-        name: short name used in metric reports (default: the folder name).
-        gsd_m: metres per pixel of un-georeferenced pairs.
-        nodata: value that, in all bands, marks a no-data pixel (pairs).
-        vectors: folder of road vector files (scenes).
-        buffer_m: half-width of the rasterised roads, metres (scenes).
-        layer: layer of GeoPackage road files (scenes).
-        bands: 1-based band indexes to read (scenes; default: the first three).
-        val: stems held out for validation.
-        exclude: stems ignored entirely.
-        weight: share of training crops drawn from this source.
-    """
-
-    kind: str
-    path: Path
-    name: str
-    gsd_m: float | None = None
-    nodata: float | None = None
-    vectors: Path | None = None
-    buffer_m: float = 3.5
-    layer: str | None = None
-    bands: tuple[int, ...] | None = None
-    val: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    weight: float = 1.0
-
-    def to_spec(self) -> str:
-        """The command-line form of this source (paths as given)."""
-        parts = [f"{self.kind}:{self.path}"]
-        if self.kind == "pairs":
-            parts.append(f"gsd={self.gsd_m:g}")
-            if self.nodata is not None:
-                parts.append(f"nodata={self.nodata:g}")
-        else:
-            parts.append(f"vectors={self.vectors}")
-            parts.append(f"buffer={self.buffer_m:g}")
-            if self.layer:
-                parts.append(f"layer={self.layer}")
-            if self.bands:
-                parts.append("bands=" + "+".join(str(b) for b in self.bands))
-        if self.val:
-            parts.append("val=" + "+".join(self.val))
-        if self.exclude:
-            parts.append("exclude=" + "+".join(self.exclude))
-        if self.weight != 1.0:
-            parts.append(f"weight={self.weight:g}")
-        parts.append(f"name={self.name}")
-        return ",".join(parts)
-
-
-def parse_source_spec(text: str) -> SourceSpec:
-    """Parse ``KIND:PATH[,key=value...]`` (see the module documentation).
-
-    Raises:
-        InvalidParameterError: unknown kind or key, missing ``gsd``/``vectors``, bad number.
-    """
-    kind, sep, rest = text.partition(":")
-    kind = kind.strip().lower()
-    if not sep or kind not in SOURCE_KINDS:
-        raise InvalidParameterError(
-            f"data source {text!r} must start with one of {', '.join(SOURCE_KINDS)} and a "
-            "colon, e.g. pairs:data/massachusetts/train,gsd=1.0"
-        )
-    path_text, *items = rest.split(",")
-    if not path_text:
-        raise InvalidParameterError(f"data source {text!r} names no folder")
-    options: dict[str, str] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        key = key.strip().lower()
-        if not eq or key not in _SOURCE_KEYS[kind]:
-            raise InvalidParameterError(
-                f"data source {text!r}: unknown option {item!r}; {kind} sources take "
-                f"{', '.join(sorted(_SOURCE_KEYS[kind]))} as key=value"
-            )
-        options[key] = value.strip()
-    path = Path(path_text)
-
-    def number(key: str, default: float | None) -> float | None:
-        if key not in options:
-            return default
-        try:
-            return float(options[key])
-        except ValueError:
-            raise InvalidParameterError(
-                f"data source {text!r}: {key}={options[key]!r} is not a number"
-            ) from None
-
-    def stems(key: str) -> tuple[str, ...]:
-        return tuple(s for s in options.get(key, "").split("+") if s)
-
-    gsd = number("gsd", None)
-    if kind == "pairs" and (gsd is None or gsd <= 0):
-        raise InvalidParameterError(
-            f"data source {text!r}: image/mask pairs are not georeferenced; declare their "
-            "pixel size in metres with gsd=, e.g. pairs:FOLDER,gsd=1.0"
-        )
-    vectors = Path(options["vectors"]) if "vectors" in options else None
-    if kind == "scenes" and vectors is None:
-        raise InvalidParameterError(
-            f"data source {text!r}: scenes need their road vectors: add vectors=FOLDER"
-        )
-    bands = None
-    if "bands" in options:
-        try:
-            bands = tuple(int(b) for b in options["bands"].split("+"))
-        except ValueError:
-            raise InvalidParameterError(
-                f"data source {text!r}: bands={options['bands']!r} must look like 1+2+3"
-            ) from None
-    weight = number("weight", 1.0)
-    buffer_m = number("buffer", 3.5)
-    if weight is None or weight <= 0 or buffer_m is None or buffer_m <= 0:
-        raise InvalidParameterError(f"data source {text!r}: weight and buffer must be > 0")
-    return SourceSpec(
-        kind=kind,
-        path=path,
-        name=options.get("name") or path.name or kind,
-        gsd_m=gsd,
-        nodata=number("nodata", None),
-        vectors=vectors,
-        buffer_m=buffer_m,
-        layer=options.get("layer"),
-        bands=bands,
-        val=stems("val"),
-        exclude=stems("exclude"),
-        weight=weight,
-    )
 
 
 @dataclass(frozen=True)
@@ -198,6 +39,12 @@ class TrainConfig:
         min_valid: least fraction of valid pixels in a training crop.
         scale_jitter: crops are resampled by a factor in ``[1/(1+s), 1+s]``.
         colour_jitter: strength of the per-band gain/offset and contrast jitter.
+        grey: share of crops turned to grey (for one-band scenes).
+        init: checkpoint whose weights the run starts from (a warm start; the
+            optimiser and schedule start afresh).
+        apls_weight: weight of the held-out scenes' mean APLS in the checkpoint
+            selection score (the rest is the mean relaxed breakeven).
+        cache_dir: folder for decoded, resampled training arrays (``None``: no cache).
         name: name written into the checkpoint metadata.
     """
 
@@ -223,6 +70,10 @@ class TrainConfig:
     min_valid: float = 0.5
     scale_jitter: float = 0.25
     colour_jitter: float = 0.1
+    grey: float = 0.0
+    init: Path | None = None
+    apls_weight: float = 0.5
+    cache_dir: Path | None = None
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -239,6 +90,10 @@ class TrainConfig:
                 raise InvalidParameterError(f"{label} must be >= 1, got {value}")
         if self.gsd_m <= 0 or self.lr <= 0:
             raise InvalidParameterError("gsd and learning rate must be > 0")
+        if not 0.0 <= self.apls_weight <= 1.0 or not 0.0 <= self.grey <= 1.0:
+            raise InvalidParameterError(
+                f"apls_weight and grey must be between 0 and 1, got {self.apls_weight}, {self.grey}"
+            )
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise InvalidParameterError(f"max_minutes must be > 0, got {self.max_minutes}")
 
@@ -262,4 +117,7 @@ class TrainConfig:
             "min_valid": self.min_valid,
             "scale_jitter": self.scale_jitter,
             "colour_jitter": self.colour_jitter,
+            "grey": self.grey,
+            "init": None if self.init is None else Path(self.init).name,
+            "apls_weight": self.apls_weight,
         }

@@ -1,10 +1,19 @@
 """The training loop: AdamW, warm-up + cosine schedule, periodic validation, best checkpoint.
 
+Validation sees the held-out images as ``roadseg run`` does: each is read, tiled,
+predicted and blended by the inference pipeline's own functions, and every held-out
+*scene* of a ``scenes`` source is also run end to end (``roadseg run`` to a GeoPackage)
+and scored by APLS against its road lines. The checkpoint kept as best maximises
+
+    selection = (1 - apls_weight) * mean relaxed breakeven + apls_weight * mean APLS
+
+(the means over datasets and over scene groups; breakeven alone when there is no
+held-out scene).
+
 Outputs in ``config.out_dir``:
 
-* ``best.safetensors``: the checkpoint with the best validation score (mean over the
-  validation datasets of the relaxed breakeven), its threshold chosen on validation to
-  maximise the pixel F1, and full metadata;
+* ``best.safetensors``: the checkpoint with the best selection score, its threshold
+  chosen on validation to maximise the pixel F1, and full metadata;
 * ``last.safetensors`` plus ``last.state.safetensors``/``last.state.json``: where
   ``--resume`` continues from;
 * ``metrics.jsonl``: one JSON record per validation;
@@ -27,16 +36,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from roadseg.data import CropSampler, LabelledImage, SourceSpec, load_source
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError, OutputExistsError
+from roadseg.evaluation.endtoend import SceneCase, score_scenes
 from roadseg.evaluation.runner import evaluate_images, summarise
+from roadseg.inference.predictor import clear_model_cache
 from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, build, load, save_checkpoint
+from roadseg.models.base import SegmentationModel
 from roadseg.training.config import TrainConfig
 from roadseg.training.loss import bce_dice_loss
 from roadseg.training.plot import plot_learning_curve
-from roadseg.training.sampler import CropSampler
-from roadseg.training.sources import load_source
 from roadseg.training.state import load_training_state, save_training_state
 
 log = get_logger(__name__)
@@ -57,6 +68,16 @@ class TrainResult:
     step: int
     best_score: float | None
     metadata: ModelMetadata
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The sampler over training images and what validation scores."""
+
+    sampler: CropSampler
+    val_images: list[LabelledImage]
+    val_scenes: list[SceneCase]
+    split: dict[str, dict[str, list[str]]]
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:
@@ -90,6 +111,75 @@ def _hardware(device: torch.device) -> str:
     return f"CPU {_cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
+def load_training_data(config: TrainConfig) -> TrainingData:
+    """Read every source, build the crop sampler, list the validation images and scenes."""
+    band_count = len(config.band_names)
+    groups, weights, val_images, val_scenes = [], [], [], []
+    for spec in config.sources:
+        train_images, held_out = load_source(
+            spec, config.gsd_m, band_count, config.normalization, cache_dir=config.cache_dir
+        )
+        groups.append(train_images)
+        weights.append(spec.weight)
+        val_images.extend(held_out)
+        if spec.kind == "scenes":
+            val_scenes.extend(_scene_cases(spec, held_out))
+    sampler = CropSampler(
+        groups,
+        weights,
+        config.crop,
+        seed=config.seed,
+        min_valid=config.min_valid,
+        scale_jitter=config.scale_jitter,
+        colour_jitter=config.colour_jitter,
+        grey=config.grey,
+    )
+    split = {
+        spec.name: {
+            "train": sorted(i.stem for i in g),
+            "val": sorted(i.stem for i in val_images if i.dataset == spec.name),
+        }
+        for spec, g in zip(config.sources, groups, strict=True)
+    }
+    return TrainingData(sampler, val_images, val_scenes, split)
+
+
+def _scene_cases(spec: SourceSpec, images: list[LabelledImage]) -> list[SceneCase]:
+    return [SceneCase(spec.name, i.stem, i.path, i.truth) for i in images]
+
+
+def _build_model(
+    config: TrainConfig, device: torch.device, resume: Path | None
+) -> tuple[SegmentationModel, dict[str, Any]]:
+    arch_kwargs = {
+        "in_channels": len(config.band_names),
+        "num_classes": 1,
+        "base_channels": config.base_channels,
+    }
+    start = resume if resume is not None else config.init
+    if start is None:
+        return build(config.architecture, **arch_kwargs).to(device), arch_kwargs
+    model, old_meta = load(start, device)
+    if old_meta.arch_kwargs != arch_kwargs or old_meta.architecture != config.architecture:
+        raise InvalidParameterError(
+            f"{start}: holds {old_meta.architecture} {old_meta.arch_kwargs}, but this run "
+            f"asks for {config.architecture} {arch_kwargs}; use the same model options"
+        )
+    if resume is None:
+        log.info("starting from the weights of %s", start)
+    return model, arch_kwargs
+
+
+def selection_score(
+    metrics: dict[str, Any], end_to_end: dict[str, Any] | None, apls_weight: float
+) -> float:
+    """The score the best checkpoint maximises (see the module documentation)."""
+    breakeven = float(metrics["mean_relaxed_breakeven"])
+    if not end_to_end or end_to_end.get("mean_apls") is None:
+        return breakeven
+    return (1 - apls_weight) * breakeven + apls_weight * float(end_to_end["mean_apls"])
+
+
 def train(
     config: TrainConfig,
     resume: Path | None = None,
@@ -118,177 +208,200 @@ def train(
     seed_everything(config.seed)
     torch.set_num_threads(max(1, config.threads))
     device = resolve_device(config.device)
-    band_count = len(config.band_names)
-
-    groups, weights, val_images = [], [], []
-    for spec in config.sources:
-        train_images, held_out = load_source(spec, config.gsd_m, band_count, config.normalization)
-        groups.append(train_images)
-        weights.append(spec.weight)
-        val_images.extend(held_out)
-    sampler = CropSampler(
-        groups,
-        weights,
-        config.crop,
-        seed=config.seed,
-        min_valid=config.min_valid,
-        scale_jitter=config.scale_jitter,
-        colour_jitter=config.colour_jitter,
-    )
-    split = {
-        spec.name: {
-            "train": sorted(i.stem for i in g),
-            "val": sorted(i.stem for i in val_images if i.dataset == spec.name),
-        }
-        for spec, g in zip(config.sources, groups, strict=True)
-    }
-
-    arch_kwargs = {
-        "in_channels": band_count,
-        "num_classes": 1,
-        "base_channels": config.base_channels,
-    }
-    if resume is not None:
-        model, old_meta = load(resume, device)
-        if old_meta.arch_kwargs != arch_kwargs or old_meta.architecture != config.architecture:
-            raise InvalidParameterError(
-                f"{resume}: holds {old_meta.architecture} {old_meta.arch_kwargs}, but this run "
-                f"asks for {config.architecture} {arch_kwargs}; use the same model options"
-            )
-    else:
-        model = build(config.architecture, **arch_kwargs).to(device)
+    data = load_training_data(config)
+    model, arch_kwargs = _build_model(config, device, resume)
+    # Channels-last convolutions train 2.8x faster on a 2-core AVX2 CPU (fwd+bwd of a
+    # 4x3x256x256 batch, ResUNet 16: 1.62 against 0.58 steps/s) and suit GPUs too.
+    model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    step, best_score, elapsed_before, history_best = 0, None, 0.0, None
+    run = _Run(config, out, device, model, optimizer, data, command, arch_kwargs)
     if resume is not None:
-        record = load_training_state(resume, optimizer)
-        step = int(record["step"])
-        best_score = record.get("best_score")
-        elapsed_before = float(record.get("elapsed_s", 0.0))
-        sampler.set_state(record["sampler"])
-        torch.manual_seed(config.seed + step)
-        log.info("resuming from %s at step %d", resume, step)
+        run.restore(resume)
     elif overwrite:
         (out / METRICS).unlink(missing_ok=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, config.steps, config.warmup_steps)
-    )
-    if step:
-        for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"] * lr_factor(step, config.steps, config.warmup_steps)
-        scheduler.last_epoch = step
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    return run.loop()
 
-    training_record: dict[str, Any] = {
-        "config": config.to_record(),
-        "split": split,
-        "command": command,
-        "hardware": _hardware(device),
-        "torch": torch.__version__,
-    }
 
-    def metadata(threshold: float, metrics: dict[str, Any], elapsed: float) -> ModelMetadata:
+class _Run:
+    """The state of one training run, split into its steps and validations."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out: Path,
+        device: torch.device,
+        model: SegmentationModel,
+        optimizer: torch.optim.Optimizer,
+        data: TrainingData,
+        command: str | None,
+        arch_kwargs: dict[str, Any],
+    ) -> None:
+        self.config, self.out, self.device = config, out, device
+        self.model, self.optimizer, self.data = model, optimizer, data
+        self.arch_kwargs = arch_kwargs
+        self.step, self.best_score, self.best_step = 0, None, None
+        self.elapsed_before = 0.0
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: lr_factor(s, config.steps, config.warmup_steps)
+        )
+        self.use_amp = device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.record: dict[str, Any] = {
+            "config": config.to_record(),
+            "split": data.split,
+            "command": command,
+            "hardware": _hardware(device),
+            "torch": torch.__version__,
+        }
+
+    def restore(self, resume: Path) -> None:
+        record = load_training_state(resume, self.optimizer)
+        self.step = int(record["step"])
+        self.best_score = record.get("best_score")
+        self.elapsed_before = float(record.get("elapsed_s", 0.0))
+        self.data.sampler.set_state(record["sampler"])
+        torch.manual_seed(self.config.seed + self.step)
+        cfg = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * lr_factor(self.step, cfg.steps, cfg.warmup_steps)
+        self.scheduler.last_epoch = self.step
+        log.info("resuming from %s at step %d", resume, self.step)
+
+    def metadata(self, threshold: float, metrics: dict[str, Any], elapsed: float) -> ModelMetadata:
+        cfg = self.config
         return ModelMetadata(
-            architecture=config.architecture,
-            arch_kwargs=arch_kwargs,
-            band_names=tuple(config.band_names),
-            normalization=dict(config.normalization),
-            gsd_m=config.gsd_m,
+            architecture=cfg.architecture,
+            arch_kwargs=self.arch_kwargs,
+            band_names=tuple(cfg.band_names),
+            normalization=dict(cfg.normalization),
+            gsd_m=cfg.gsd_m,
             threshold=float(threshold),
-            name=config.name,
-            training={**training_record, "step": step, "training_seconds": round(elapsed, 1)},
+            name=cfg.name,
+            training={**self.record, "step": self.step, "training_seconds": round(elapsed, 1)},
             metrics=metrics,
         )
 
-    start = time.monotonic()
-    budget = None if config.max_minutes is None else config.max_minutes * 60
-    eval_seconds = 0.0
-    losses: list[float] = []
-    last_meta = metadata(0.5, {}, elapsed_before)
-    progress = tqdm(total=config.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
-    stop = step >= config.steps
-    while not stop:
-        batch = sampler.batch(config.batch_size)
+    def train_step(self) -> float:
+        batch = self.data.sampler.batch(self.config.batch_size)
         x, y, v = (
-            t.to(device, non_blocking=True) for t in (batch.image, batch.target, batch.valid)
+            t.to(self.device, non_blocking=True) for t in (batch.image, batch.target, batch.valid)
         )
-        with torch.autocast(device.type, enabled=use_amp):
-            logits = model(x)
-        loss = bce_dice_loss(logits, y, v, dice_weight=config.dice_weight)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        step += 1
-        losses.append(float(loss.detach()))
-        progress.update(1)
-        progress.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        elapsed = time.monotonic() - start
-        out_of_time = budget is not None and elapsed + eval_seconds * 1.2 >= budget
-        stop = step >= config.steps or out_of_time
-        if step % config.eval_every and not stop:
-            continue
-        eval_start = time.monotonic()
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            logits = self.model(x)
+        loss = bce_dice_loss(logits, y, v, dice_weight=self.config.dice_weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def loop(self) -> TrainResult:
+        cfg = self.config
+        start = time.monotonic()
+        budget = None if cfg.max_minutes is None else cfg.max_minutes * 60
+        eval_seconds = 0.0
+        losses: list[float] = []
+        last_meta = self.metadata(0.5, {}, self.elapsed_before)
+        progress = tqdm(
+            total=cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True
+        )
+        stop = self.step >= cfg.steps
+        while not stop:
+            losses.append(self.train_step())
+            progress.update(1)
+            progress.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            elapsed = time.monotonic() - start
+            out_of_time = budget is not None and elapsed + eval_seconds * 1.2 >= budget
+            stop = self.step >= cfg.steps or out_of_time
+            if self.step % cfg.eval_every and not stop:
+                continue
+            eval_start = time.monotonic()
+            last_meta = self.validate(losses, self.elapsed_before + elapsed)
+            losses = []
+            self.model.train()
+            eval_seconds = time.monotonic() - eval_start
+            if out_of_time:
+                log.info(
+                    "wall-clock budget of %g minutes spent at step %d", cfg.max_minutes, self.step
+                )
+        progress.close()
+        best_meta = load(self.out / BEST)[1] if (self.out / BEST).exists() else last_meta
+        return TrainResult(
+            best=self.out / BEST,
+            last=self.out / LAST,
+            metrics_log=self.out / METRICS,
+            step=self.step,
+            best_score=self.best_score,
+            metadata=replace(best_meta),
+        )
+
+    def validate(self, losses: list[float], elapsed: float) -> ModelMetadata:
+        """Score the model, save ``last`` (and ``best`` when it is), log the record."""
         record: dict[str, Any] = {
-            "step": step,
-            "elapsed_s": round(elapsed_before + elapsed, 1),
-            "lr": optimizer.param_groups[0]["lr"],
+            "step": self.step,
+            "elapsed_s": round(elapsed, 1),
+            "lr": self.optimizer.param_groups[0]["lr"],
             "train_loss": float(np.mean(losses)) if losses else None,
         }
-        losses = []
         threshold, metrics = 0.5, {}
-        if val_images:
-            accumulators = evaluate_images(model, val_images, device)
-            model.train()
+        if self.data.val_images:
+            accumulators = evaluate_images(self.model, self.data.val_images, self.device)
             threshold, metrics = summarise(accumulators)
+        meta = self.metadata(threshold, metrics, elapsed)
+        save_checkpoint(self.model, meta, self.out / LAST)
+        if self.data.val_images:
+            end_to_end = self.end_to_end()
+            if end_to_end is not None:
+                metrics = {**metrics, "end_to_end": end_to_end}
+                meta = replace(meta, metrics=metrics)
+                save_checkpoint(self.model, meta, self.out / LAST)
+            score = selection_score(metrics, end_to_end, self.config.apls_weight)
+            metrics["selection"] = score
             record["val"] = metrics
-            score = metrics["mean_relaxed_breakeven"]
-            if best_score is None or score > best_score:
-                best_score = score
-                history_best = step
-                save_checkpoint(
-                    model, metadata(threshold, metrics, elapsed_before + elapsed), out / BEST
-                )
+            if self.best_score is None or score > self.best_score:
+                self.best_score, self.best_step = score, self.step
+                save_checkpoint(self.model, replace(meta, metrics=metrics), self.out / BEST)
             log.info(
-                "step %d: loss %.4f, breakeven %.3f, F1 %.3f at threshold %.3f%s",
-                step,
+                "step %d: loss %.4f, breakeven %.3f, APLS %s, selection %.3f at threshold %.3f%s",
+                self.step,
                 record["train_loss"] or float("nan"),
+                metrics["mean_relaxed_breakeven"],
+                "-" if end_to_end is None else f"{end_to_end['mean_apls']:.3f}",
                 score,
-                metrics["mean_f1"],
                 threshold,
-                " (best)" if history_best == step else "",
+                " (best)" if self.best_step == self.step else "",
             )
-        last_meta = metadata(threshold, metrics, elapsed_before + elapsed)
-        save_checkpoint(model, last_meta, out / LAST)
-        if not val_images:
-            save_checkpoint(model, last_meta, out / BEST)
+        else:
+            save_checkpoint(self.model, meta, self.out / BEST)
         save_training_state(
-            out / LAST,
-            optimizer,
+            self.out / LAST,
+            self.optimizer,
             {
-                "step": step,
-                "best_score": best_score,
-                "elapsed_s": elapsed_before + elapsed,
-                "sampler": sampler.state(),
+                "step": self.step,
+                "best_score": self.best_score,
+                "elapsed_s": elapsed,
+                "sampler": self.data.sampler.state(),
             },
         )
-        with open(out / METRICS, "a", encoding="utf-8") as handle:
+        with open(self.out / METRICS, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        plot_learning_curve(out / METRICS, out / CURVE)
-        eval_seconds = time.monotonic() - eval_start
-        if out_of_time:
-            log.info("wall-clock budget of %g minutes spent at step %d", config.max_minutes, step)
-    progress.close()
-    best_meta = load(out / BEST)[1] if (out / BEST).exists() else last_meta
-    return TrainResult(
-        best=out / BEST,
-        last=out / LAST,
-        metrics_log=out / METRICS,
-        step=step,
-        best_score=best_score,
-        metadata=replace(best_meta),
-    )
+        plot_learning_curve(self.out / METRICS, self.out / CURVE)
+        return meta
+
+    def end_to_end(self) -> dict[str, Any] | None:
+        """APLS of ``roadseg run`` with the checkpoint just saved, on the held-out scenes."""
+        if not self.data.val_scenes or self.config.apls_weight <= 0:
+            return None
+        try:
+            result = score_scenes(self.out / LAST, self.data.val_scenes, device=str(self.device))
+        finally:
+            clear_model_cache()  # the next validation rewrites the same checkpoint path
+        if result["mean_apls"] is None:
+            return None
+        return result

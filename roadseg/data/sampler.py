@@ -4,7 +4,12 @@ A source is picked in proportion to its weight, an image within it in proportion
 its valid area, then a crop position; crops with too little valid data are redrawn.
 Each crop is scale-jittered (resampled by a random factor), flipped, rotated by a
 multiple of 90 degrees and colour-jittered (per-band gain and offset, global
-contrast), after the per-image normalisation.
+contrast), after the per-image normalisation. A share of the crops is turned to grey
+(the mean of the bands, in every band), so that the model also works on one-band
+scenes, whose single band ``roadseg run`` repeats for each input.
+
+The crop's model input is :meth:`~roadseg.data.labelled.LabelledImage.model_input`:
+before augmentation it is exactly what ``roadseg run`` feeds the model there.
 """
 
 from __future__ import annotations
@@ -16,9 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from roadseg.data.labelled import LabelledImage
 from roadseg.errors import InvalidParameterError
-from roadseg.raster.normalize import normalize
-from roadseg.training.sources import LabelledImage
 
 #: Attempts at finding a crop with enough valid pixels before accepting any.
 MAX_TRIES = 20
@@ -44,6 +48,7 @@ class CropSampler:
         min_valid: least share of valid pixels in a crop.
         scale_jitter: resampling factor drawn log-uniformly in ``[1/(1+s), 1+s]``.
         colour_jitter: strength of the gain/offset/contrast jitter (0 disables it).
+        grey: share of crops turned to grey.
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class CropSampler:
         min_valid: float = 0.5,
         scale_jitter: float = 0.25,
         colour_jitter: float = 0.1,
+        grey: float = 0.0,
     ) -> None:
         kept = [(list(g), w) for g, w in zip(groups, weights, strict=True) if g]
         if not kept:
@@ -70,6 +76,9 @@ class CropSampler:
         self.min_valid = min_valid
         self.scale_jitter = scale_jitter
         self.colour_jitter = colour_jitter
+        if not 0.0 <= grey <= 1.0:
+            raise InvalidParameterError(f"grey share must be between 0 and 1, got {grey}")
+        self.grey = grey
         self.rng = np.random.default_rng(seed)
 
     def state(self) -> dict[str, object]:
@@ -107,8 +116,7 @@ class CropSampler:
         assert best is not None
         _, top, left = best
         window = (slice(top, top + side), slice(left, left + side))
-        pixels = normalize(image.pixels[(slice(None), *window)], image.stats)
-        x = torch.from_numpy(pixels)
+        x = torch.from_numpy(image.model_input(*window))
         y = torch.from_numpy(image.label[window].astype(np.float32))[None]
         v = torch.from_numpy(image.valid[window].astype(np.float32))[None]
         # Pad crops of images smaller than the crop side (padding is not valid).
@@ -126,6 +134,8 @@ class CropSampler:
         x, y, v = _flip_rotate(rng, x, y, v)
         if self.colour_jitter > 0:
             x = _colour_jitter(rng, x, self.colour_jitter)
+        if self.grey > 0 and rng.random() < self.grey:
+            x = x.mean(dim=0, keepdim=True).expand_as(x)
         return x.contiguous(), y.contiguous(), v.contiguous()
 
 

@@ -1,0 +1,18 @@
+"""Labelled data: sources, reading them as inference does, and training crops."""
+
+from roadseg.data.discover import find_pairs, find_scenes
+from roadseg.data.labelled import LabelledImage, load_image, load_source
+from roadseg.data.sampler import Batch, CropSampler
+from roadseg.data.spec import SourceSpec, parse_source_spec
+
+__all__ = [
+    "Batch",
+    "CropSampler",
+    "LabelledImage",
+    "SourceSpec",
+    "find_pairs",
+    "find_scenes",
+    "load_image",
+    "load_source",
+    "parse_source_spec",
+]

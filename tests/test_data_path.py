@@ -1,0 +1,172 @@
+"""Training, validation and ``roadseg run`` read a scene through one data path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from roadseg.data import CropSampler, load_source, parse_source_spec
+from roadseg.evaluation.endtoend import SceneCase, score_scenes
+from roadseg.evaluation.runner import evaluate_images
+from roadseg.inference.blocks import BlockJob, prepare_scene, read_block
+from roadseg.inference.grid_predict import predict_grid
+from roadseg.inference.layout import Layout
+from roadseg.inference.predictor import run_model
+from roadseg.models import build
+from roadseg.models.metadata import DEFAULT_NORMALIZATION
+
+
+def _write_scene(folder: Path, name: str = "RGB_AOI_img5.tif") -> tuple[Path, Path]:
+    """A 0.6 m UTM uint16 scene with a no-data corner, and one road line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(200, 1800, size=(4, 150, 170)).astype(np.uint16)
+    pixels[:, 60:70, :] = 3000  # a bright east-west road
+    pixels[:, :20, :30] = 0  # no data
+    path = folder / name
+    transform = from_origin(500000.0, 4000000.0, 0.6, 0.6)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=170,
+        height=150,
+        count=4,
+        dtype="uint16",
+        crs="EPSG:32633",
+        transform=transform,
+        nodata=0,
+    ) as dst:
+        dst.write(pixels)
+    y = 4000000.0 - 65 * 0.6
+    line = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "LineString", "coordinates": [[500000.0, y], [500102.0, y]]},
+            }
+        ],
+    }
+    truth = folder / "roads_AOI_img5.geojson"
+    truth.write_text(json.dumps(line))
+    return path, truth
+
+
+def test_training_crops_are_the_model_input_of_roadseg_run(tmp_path: Path) -> None:
+    scene, _ = _write_scene(tmp_path / "scenes")
+    spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1")
+    (image,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION, cache_dir=tmp_path / "cache")
+    # What roadseg run computes for the same scene (the function predict_scene calls).
+    _, run_scene_spec = prepare_scene(
+        scene,
+        in_channels=3,
+        model_gsd_m=1.0,
+        normalization=DEFAULT_NORMALIZATION,
+        bands=(3, 2, 1),
+    )
+    assert image.scene == run_scene_spec
+    assert image.shape == (90, 102)  # 0.6 m resampled to square 1 m pixels
+    layout = Layout.create(102, 90, tile_size=64, overlap=16, block_size=64)
+    for index in layout.blocks():
+        job = BlockJob.from_layout(layout, index)
+        data = read_block(run_scene_spec, job)
+        (r0, r1), (c0, c1) = job.read_rows, job.read_cols
+        inside = slice(max(r0, 0), min(r1, 90)), slice(max(c0, 0), min(c1, 102))
+        local = (
+            slice(inside[0].start - r0, inside[0].stop - r0),
+            slice(inside[1].start - c0, inside[1].stop - c0),
+        )
+        np.testing.assert_array_equal(data.image[:, local[0], local[1]], image.model_input(*inside))
+        np.testing.assert_array_equal(data.valid[local], image.valid[inside])
+    # The road lies on the bright rows of the working grid, and the no-data corner is
+    # not valid.
+    assert image.label[38:40].all() and not image.label[50:].any()
+    assert not image.valid[:10, :15].any() and image.valid[20:].all()
+    # A second load reads the cache and gives the same arrays.
+    (again,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(again.raw, image.raw)
+    np.testing.assert_array_equal(again.label, image.label)
+
+
+def test_sampler_crop_without_augmentation_is_a_window_of_model_input(tmp_path: Path) -> None:
+    scene, _ = _write_scene(tmp_path / "scenes")
+    spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1")
+    (image,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
+    sampler = CropSampler([[image]], [1.0], crop=32, seed=1, scale_jitter=0, colour_jitter=0)
+    whole = image.model_input()
+    batch = sampler.batch(6)
+    for crop in batch.image:
+        # Every crop is a flipped/rotated window of the whole-grid input.
+        found = False
+        for k in range(4):
+            for flip in (False, True):
+                c = torch.rot90(crop, -k, dims=(-2, -1))
+                c = torch.flip(c, dims=(-1,)) if flip else c
+                hits = np.argwhere(np.isclose(whole[0], float(c[0, 0, 0])))
+                for r, q in hits:
+                    window = whole[:, r : r + 32, q : q + 32]
+                    if window.shape[1:] == (32, 32) and np.array_equal(window, c.numpy()):
+                        found = True
+                        break
+                if found:
+                    break
+            if found:
+                break
+        assert found
+
+
+def test_grey_crops_have_equal_bands(tmp_path: Path) -> None:
+    scene, _ = _write_scene(tmp_path / "scenes")
+    spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1")
+    (image,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
+    batch = CropSampler([[image]], [1.0], crop=32, seed=0, grey=1.0).batch(3)
+    assert torch.equal(batch.image[:, 0], batch.image[:, 1])
+    assert torch.equal(batch.image[:, 1], batch.image[:, 2])
+    colour = CropSampler([[image]], [1.0], crop=32, seed=0, grey=0.0).batch(3)
+    assert not torch.equal(colour.image[:, 0], colour.image[:, 2])
+
+
+def test_validation_blends_like_roadseg_run(tmp_path: Path) -> None:
+    """Validation probabilities are the run pipeline's, tile seams and all."""
+    scene, _ = _write_scene(tmp_path / "scenes")
+    spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1,val=*")
+    _, (image,) = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
+    model = build("resunet", in_channels=3, num_classes=1, base_channels=4).eval()
+    prob, valid = predict_grid(
+        image.scene,
+        lambda tiles: run_model(model, torch.device("cpu"), tiles, 1),
+        align=model.output_stride,
+        tile_size=64,
+        overlap=16,
+        block_size=64,
+    )
+    assert prob.shape == image.shape and valid.shape == image.shape
+    np.testing.assert_array_equal(valid, image.valid)
+    assert np.isfinite(prob).all() and prob.min() >= 0 and prob.max() <= 1
+    accumulators = evaluate_images(model, [image])
+    assert set(accumulators) == {spec.name}
+
+
+def test_end_to_end_scores_runs_and_apls(tmp_path: Path, tiny_model: Path) -> None:
+    scene, truth = _write_scene(tmp_path / "scenes")
+    empty = tmp_path / "empty.geojson"
+    empty.write_text("")
+    result = score_scenes(
+        tiny_model,
+        [SceneCase("city", "img5", scene, truth), SceneCase("city", "none", scene, empty)],
+        keep_dir=tmp_path / "out",
+    )
+    assert set(result["scenes"]) == {"img5", "none"}
+    assert result["scenes"]["none"]["apls"] is None
+    apls = result["scenes"]["img5"]["apls"]
+    assert 0.0 <= apls <= 1.0 and result["groups"]["city"] == pytest.approx(apls)
+    assert (tmp_path / "out" / "city-img5.gpkg").is_file()
