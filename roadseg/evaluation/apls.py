@@ -41,6 +41,7 @@ from roadseg.evaluation.apls_graph import (
     inject_points,
 )
 from roadseg.log import get_logger
+from roadseg.raster.crs import local_metric_crs, metres_per_unit
 
 log = get_logger(__name__)
 
@@ -112,13 +113,10 @@ def _to_metric(gdf: gpd.GeoDataFrame, crs: CRS | None) -> tuple[list[np.ndarray]
         return [], 1.0
     if crs is not None and crs.is_geographic:
         gdf = gdf.set_crs(crs, allow_override=True)
-        utm = gdf.estimate_utm_crs()
-        gdf = gdf.to_crs(utm)
+        gdf = gdf.to_crs(local_metric_crs(crs, tuple(gdf.total_bounds)))
         factor = 1.0
     else:
-        factor = 1.0
-        if crs is not None and crs.axis_info:
-            factor = crs.axis_info[0].unit_conversion_factor or 1.0
+        factor = 1.0 if crs is None else metres_per_unit(crs)
     return [xy * factor for xy in _lines_of(gdf.geometry)], factor
 
 
@@ -144,7 +142,7 @@ def apls(
     # one shared UTM zone for both, chosen from the truth (or the proposal)
     if crs_obj is not None and crs_obj.is_geographic:
         both = t_gdf if len(t_gdf) else p_gdf
-        target = both.estimate_utm_crs() if len(both) else None
+        target = local_metric_crs(crs_obj, tuple(both.total_bounds)) if len(both) else None
         t_lines = _lines_of(t_gdf.to_crs(target).geometry) if target and len(t_gdf) else []
         p_lines = _lines_of(p_gdf.to_crs(target).geometry) if target and len(p_gdf) else []
     else:
