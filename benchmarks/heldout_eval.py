@@ -65,6 +65,21 @@ def evaluate(model: str, data: Path, pictures: Path | None) -> dict:
     }
 
 
+def small_jpegs(folder: Path, side: int = 640) -> list[Path]:
+    """A ``side``-pixel JPEG beside every preview PNG, for the model card."""
+    from PIL import Image
+
+    out = []
+    for png in sorted(folder.glob("*.png")):
+        with Image.open(png) as image:
+            image = image.convert("RGB")
+            image.thumbnail((side, side))
+            target = png.with_suffix(".jpg")
+            image.save(target, quality=82)
+            out.append(target)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resunet-lite")
@@ -75,6 +90,8 @@ def main() -> None:
     result = evaluate(args.model, args.data.resolve(), args.pictures)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
+    if args.pictures:
+        small_jpegs(args.pictures)
     print(f"model {result['model']} (threshold {result['threshold']:.3f})")
     print(
         "relaxed breakeven: "
