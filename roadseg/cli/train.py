@@ -56,6 +56,13 @@ from roadseg.cli.options import device_option, overwrite_option
 @click.option("--weight-decay", default=1e-4, show_default=True, type=click.FloatRange(min=0))
 @click.option("--dice-weight", default=1.0, show_default=True, type=click.FloatRange(min=0))
 @click.option(
+    "--cldice-weight",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Weight of the soft centreline-Dice loss, which punishes broken roads.",
+)
+@click.option(
     "--eval-every",
     default=250,
     show_default=True,
@@ -122,6 +129,7 @@ def train(
     lr: float,
     weight_decay: float,
     dice_weight: float,
+    cldice_weight: float,
     eval_every: int,
     max_minutes: float | None,
     seed: int,
@@ -159,6 +167,7 @@ def train(
         lr=lr,
         weight_decay=weight_decay,
         dice_weight=dice_weight,
+        cldice_weight=cldice_weight,
         eval_every=eval_every,
         max_minutes=max_minutes,
         seed=seed,

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -216,14 +215,9 @@ def evaluate_vectors(
     for path in (prediction, truth):
         if not Path(path).exists():
             raise InputNotFoundError(f"{path}: file not found")
-    try:
-        apls = importlib.import_module("roadseg.evaluation.apls")
-    except ImportError:
-        raise InvalidInputError(
-            "comparing two vector files needs roadseg.evaluation.apls, which this "
-            "installation does not have"
-        ) from None
-    return dict(apls.evaluate_vector_files(prediction, truth))
+    from roadseg.evaluation.apls import evaluate_vector_files
+
+    return dict(evaluate_vector_files(prediction, truth))
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:

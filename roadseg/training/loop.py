@@ -46,7 +46,7 @@ from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, build, load, save_checkpoint
 from roadseg.models.base import SegmentationModel
 from roadseg.training.config import TrainConfig
-from roadseg.training.loss import bce_dice_loss
+from roadseg.training.loss import bce_dice_loss, soft_cldice_loss
 from roadseg.training.plot import plot_learning_curve
 from roadseg.training.state import load_training_state, save_training_state
 
@@ -293,6 +293,8 @@ class _Run:
         with torch.autocast(self.device.type, enabled=self.use_amp):
             logits = self.model(x)
         loss = bce_dice_loss(logits, y, v, dice_weight=self.config.dice_weight)
+        if self.config.cldice_weight > 0:
+            loss = loss + self.config.cldice_weight * soft_cldice_loss(logits, y, v)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

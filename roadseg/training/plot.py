@@ -6,8 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from roadseg.io.atomic import atomic_output
 
 
@@ -56,50 +54,5 @@ def plot_learning_curve(
     fig.tight_layout()
     with atomic_output(out_path, overwrite=True) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return Path(out_path)
-
-
-def plot_overlay(
-    image: np.ndarray,
-    prob: np.ndarray,
-    threshold: float,
-    out_path: str | os.PathLike[str],
-    truth: np.ndarray | None = None,
-    title: str = "",
-) -> Path:
-    """Save a picture of predicted roads over an image (and the truth beside it).
-
-    Args:
-        image: ``(3, H, W)`` normalised values in [0, 1].
-        prob: ``(H, W)`` road probabilities.
-        threshold: decision threshold.
-        out_path: picture to write; ``.jpg`` keeps photographs small, else PNG.
-        truth: optional ``(H, W)`` road mask, drawn in a second panel.
-        title: figure title.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rgb = np.clip(np.moveaxis(image[:3], 0, -1), 0, 1)
-    panels = [("roads found (red)", prob >= threshold, (1.0, 0.1, 0.1))]
-    if truth is not None:
-        panels.insert(0, ("labelled roads (yellow)", truth > 0, (1.0, 0.9, 0.0)))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5.5))
-    for ax, (label, mask, colour) in zip(np.atleast_1d(axes), panels, strict=True):
-        shown = rgb.copy()
-        shown[mask] = 0.35 * shown[mask] + 0.65 * np.asarray(colour)
-        ax.imshow(shown)
-        ax.set_title(label, fontsize=10)
-        ax.set_axis_off()
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    kind = "jpeg" if Path(out_path).suffix.lower() in (".jpg", ".jpeg") else "png"
-    options = {"pil_kwargs": {"quality": 85}} if kind == "jpeg" else {}
-    with atomic_output(out_path, overwrite=True) as tmp:
-        fig.savefig(tmp, dpi=80, format=kind, **options)
     plt.close(fig)
     return Path(out_path)
