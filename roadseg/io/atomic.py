@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import re
 import socket
@@ -31,9 +32,9 @@ from roadseg.errors import (
     OutputIsInputError,
     OutputNotWritableError,
 )
-from roadseg.log import get_logger
 
-log = get_logger(__name__)
+# Plain logging: io sits beside roadseg.log in the layering, not above it.
+log = logging.getLogger("roadseg.io.atomic")
 
 #: Leftovers from another host are only reported, never removed; after this long they
 #: are reported as certainly stale.
