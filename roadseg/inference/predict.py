@@ -49,13 +49,10 @@ from roadseg.models import (
     resolve_checkpoint,
 )
 from roadseg.raster import probability as P
+from roadseg.raster.normalize import STATS_WINDOW, STATS_WINDOWED_PIXELS, STATS_WINDOWS
 from roadseg.raster.scene import open_dataset
 
 log = get_logger(__name__)
-
-#: Above this many pixels a scene without overviews gets a warning before its
-#: statistics are read.
-LARGE_SCENE_PIXELS = 10_000 * 10_000
 
 
 @dataclass(frozen=True)
@@ -114,13 +111,15 @@ def _announce_stats_read(src: rasterio.io.DatasetReader) -> None:
         Path(src.name).name,
         f"{len(overviews)} overview level(s)" if overviews else "no overviews",
     )
-    if not overviews and pixels > LARGE_SCENE_PIXELS:
-        log.warning(
-            "%s: %dx%d px and no overviews: sampling its statistics reads the full-resolution "
-            "file and can take minutes; add overviews (gdaladdo -r average %s) to make it quick",
+    if not overviews and pixels > STATS_WINDOWED_PIXELS:
+        log.info(
+            "%s: %dx%d px and no overviews: statistics from %d windows of %d px across it "
+            "(overviews would let them cover every pixel: gdaladdo -r average %s)",
             Path(src.name).name,
             src.width,
             src.height,
+            STATS_WINDOWS**2,
+            STATS_WINDOW,
             Path(src.name).name,
         )
 
