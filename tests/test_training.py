@@ -17,7 +17,7 @@ from roadseg.data import CropSampler, find_pairs, load_source
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
 from roadseg.models import load
 from roadseg.training import TrainConfig, parse_source_spec, train
-from roadseg.training.loop import lr_factor
+from roadseg.training.environment import lr_factor
 from roadseg.training.loss import bce_dice_loss
 from roadseg.training.state import state_paths
 
