@@ -52,6 +52,7 @@ from roadseg.vector.geometry import line_lengths_m, pixel_to_map
 from roadseg.vector.graph import RoadGraph
 from roadseg.vector.output import write_geopackage
 from roadseg.vector.probe import distance_to_nodata, segment_support
+from roadseg.vector.repair import close_gaps, extend_to_border
 from roadseg.vector.schedule import block_windows, run_blocks
 from roadseg.vector.skeleton import MaskParams, block_pieces
 from roadseg.vector.source import detect_encoding, open_probability
@@ -234,7 +235,8 @@ def extract_network(
     graph.prune_spurs(options.spur_length_m / gsd)
     if options.border_m > 0:
         with open_probability(path) as src:
-            n_ext = graph.extend_to_border(
+            n_ext = extend_to_border(
+                graph,
                 width,
                 height,
                 options.border_m / gsd,
@@ -250,7 +252,8 @@ def extract_network(
             else thr * options.hysteresis / 2
         )
         with open_probability(path) as src:
-            n_gaps = graph.close_gaps(
+            n_gaps = close_gaps(
+                graph,
                 options.gap_m / gsd,
                 lambda p0, p1: segment_support(src, p0, p1, params.encoding),
                 min_support,
@@ -289,7 +292,7 @@ def _to_network(
         geometry=gpd.GeoSeries(list(geoms), crs=crs),
     )
     nodes = [n for n in graph.incident if graph.degree(n) >= 3]
-    node_xy = np.array([graph._pos_of(n) for n in nodes], dtype=np.float64).reshape(-1, 2)
+    node_xy = np.array([graph.position(n) for n in nodes], dtype=np.float64).reshape(-1, 2)
     order = np.lexsort((node_xy[:, 0], node_xy[:, 1])) if len(nodes) else np.array([], dtype=int)
     node_map = pixel_to_map(node_xy[order], transform) if len(nodes) else np.zeros((0, 2))
     junctions = gpd.GeoDataFrame(
