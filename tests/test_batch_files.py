@@ -108,13 +108,13 @@ def test_leftovers_in_the_output_folder_are_reported_by_their_outputs_names(
 ) -> None:
     import logging
 
-    import roadseg.batch.runner as runner
+    import roadseg.batch.plan as plan
     from roadseg.io.atomic import temporary_sibling
 
     leftover = temporary_sibling(tmp_path / "19438_sat.gpkg", role="prob", suffix=".tif")
     leftover.write_bytes(b"")
     (tmp_path / "keep.gpkg").write_bytes(b"")
     with caplog.at_level(logging.WARNING, logger="roadseg"):
-        runner._clear_partials(tmp_path)
+        plan.clear_partials(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["keep.gpkg"]
     assert "19438_sat.gpkg" in caplog.text and ".partial" not in caplog.text
