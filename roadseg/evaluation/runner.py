@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch
 from rasterio.windows import Window
 
 from roadseg.device import resolve_device
-from roadseg.errors import InputNotFoundError, InvalidInputError
+from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
 from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.inference.grid_predict import predict_grid
 from roadseg.inference.predictor import run_model
@@ -218,6 +219,73 @@ def evaluate_vectors(
     from roadseg.evaluation.apls import evaluate_vector_files
 
     return dict(evaluate_vector_files(prediction, truth))
+
+
+def evaluate(
+    *,
+    prediction: str | os.PathLike[str] | None = None,
+    truth: str | os.PathLike[str] | None = None,
+    sources: Sequence[str] = (),
+    model: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    threshold: float | None = None,
+    slack: int = 3,
+    buffer_m: float = 3.5,
+    layer: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Score whatever is given, as ``roadseg evaluate`` does, and optionally save it.
+
+    * ``sources`` (data source specs): ``model`` (default: the shipped weights for the
+      device) on labelled data;
+    * ``prediction`` and ``truth`` vector files: APLS of two networks;
+    * a ``prediction`` raster and a ``truth`` (vectors or mask): pixel scores.
+
+    Args:
+        out: a JSON file to write the metrics to (written whole, then renamed).
+        overwrite: replace an existing ``out``.
+
+    Raises:
+        InvalidParameterError: both or neither of ``sources`` and the files, or a
+            vector ``prediction`` with a raster ``truth``.
+    """
+    from roadseg.io.atomic import atomic_output, check_not_input, check_output_path
+
+    files = [Path(f) for f in (prediction, truth) if f is not None]
+    if out is not None:
+        check_not_input(out, files)
+        check_output_path(out, overwrite)
+    if bool(sources) == bool(files) or (files and len(files) != 2):
+        raise InvalidParameterError(
+            "give either a prediction and its truth, or data sources for a model"
+        )
+    if sources:
+        from roadseg.data.spec import parse_source_spec
+        from roadseg.models import default_weights_name
+
+        dev = resolve_device(device)
+        metrics = evaluate_model(
+            model or default_weights_name(dev),
+            [parse_source_spec(s) for s in sources],
+            device=dev,
+            threshold=threshold,
+            slack=slack,
+        )
+    elif is_vector_file(files[0]) and is_vector_file(files[1]):
+        metrics = evaluate_vectors(files[0], files[1])
+    elif is_vector_file(files[0]):
+        raise InvalidParameterError(
+            f"{files[0]}: a vector prediction needs a vector truth (got {files[1]})"
+        )
+    else:
+        metrics = evaluate_probability_raster(
+            files[0], files[1], threshold=threshold, slack=slack, buffer_m=buffer_m, layer=layer
+        )
+    if out is not None:
+        with atomic_output(out, overwrite=overwrite) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    return metrics
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
