@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import rasterio
 import torch
-from rasterio.windows import Window
+from rasterio.windows import Window, subdivide
 
 from roadseg.device import resolve_device
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
@@ -178,10 +178,12 @@ def evaluate_probability_raster(
                     f"prediction is {pred.width}x{pred.height}; give a mask on the same grid "
                     "or road vectors"
                 )
-            for top in range(0, pred.height, STRIP_ROWS):
-                y0 = max(0, top - slack)
-                y1 = min(pred.height, top + STRIP_ROWS + slack)
-                window = Window(0, y0, pred.width, y1 - y0)
+            full = Window(0, 0, pred.width, pred.height)
+            for core in subdivide(full, STRIP_ROWS, pred.width):  # (height, width)
+                # the strip and ``slack`` rows either side, which the relaxed scores see
+                window = Window(
+                    0, core.row_off - slack, pred.width, core.height + 2 * slack
+                ).intersection(full)
                 stored = pred.read(1, window=window)
                 prob = decode_probability(stored) if stored.dtype == np.uint8 else stored
                 valid = np.isfinite(prob)
@@ -197,9 +199,9 @@ def evaluate_probability_raster(
                 else:
                     assert mask_src is not None
                     truth_mask = mask_src.read(1, window=window) > 0
-                counted = valid.copy()
-                counted[: top - y0] = False
-                counted[top - y0 + min(STRIP_ROWS, pred.height - top) :] = False
+                counted = np.zeros_like(valid)
+                inside = slice(core.row_off - window.row_off, None)
+                counted[inside][: core.height] = valid[inside][: core.height]
                 acc.update(prob, truth_mask, counted)
         finally:
             if mask_src is not None:
