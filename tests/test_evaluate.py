@@ -64,7 +64,7 @@ def _probability(path: Path, prob: np.ndarray, threshold: float = 0.5) -> Path:
 
 def test_probability_raster_against_vectors(tmp_path: Path) -> None:
     truth = _truth_vectors(tmp_path / "truth.geojson")
-    perfect = np.zeros((1100, 200), np.float32)  # taller than a strip: streamed
+    perfect = np.zeros((1100, 600), np.float32)  # taller and wider than a strip: streamed
     perfect[:, 97:104] = 1.0
     scores = evaluate_probability_raster(
         _probability(tmp_path / "p.tif", perfect), truth, buffer_m=3.5
