@@ -7,10 +7,10 @@ small frozen descriptions (paths, windows, statistics) and return numpy arrays.
 from __future__ import annotations
 
 import os
+import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,11 @@ import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning
 
+from roadseg.inference.buffers import Workspace, thread_workspace
+from roadseg.inference.engine import FORWARD_LOCK
 from roadseg.inference.grid import WorkingGrid, working_grid
 from roadseg.inference.layout import Layout, weight_window
-from roadseg.inference.predictor import ModelSpec, predict_tiles
+from roadseg.inference.predictor import ModelSpec, get_predictor
 from roadseg.inference.reader import WindowData, read_window
 from roadseg.raster.normalize import BandStats, scene_band_stats
 from roadseg.raster.scene import SceneInfo, describe_scene, open_dataset
@@ -101,6 +103,7 @@ class BlockResult:
         weighted: sum over tiles of weight x probability, float32.
         weight: sum of the weights, float32.
         valid: where the scene has data.
+        seconds: time spent on each stage of the block, when measured.
     """
 
     index: tuple[int, int]
@@ -109,6 +112,7 @@ class BlockResult:
     weighted: np.ndarray
     weight: np.ndarray
     valid: np.ndarray
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def prepare_scene(
@@ -147,8 +151,12 @@ def prepare_scene(
     return info, SceneSpec(str(Path(path).resolve()), grid, info.bands, stats, nodata)
 
 
-def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
-    """Read the block's window (with its halo) as model input."""
+def read_block(scene: SceneSpec, job: BlockJob, workspace: Workspace | None = None) -> WindowData:
+    """Read the block's window (with its halo) as model input.
+
+    With ``workspace`` the arrays live in its buffers (valid until its next read);
+    without, they are the result's own (what a Dask task returns).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), open_dataset(scene.path) as src:
@@ -160,12 +168,17 @@ def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
                 job.read_rows,
                 job.read_cols,
                 scene.nodata,
+                workspace=workspace,
             )
 
 
 def infer_block(model: ModelSpec, job: BlockJob, data: WindowData) -> np.ndarray:
     """Probabilities of every tile of the block, ``(tiles, size, size)`` float32."""
-    return infer_block_with(partial(predict_tiles, model), model.batch_size, job, data)
+    predict = get_predictor(model)
+    out = np.empty((len(job.origins), *job.tile_shape), dtype=np.float32)
+    for start, stop, tiles in _batches(job, data, model.batch_size, thread_workspace()):
+        predict(tiles, out[start:stop])
+    return out
 
 
 def infer_block_with(
@@ -173,35 +186,120 @@ def infer_block_with(
 ) -> np.ndarray:
     """:func:`infer_block` with any ``(N, C, H, W) -> (N, H, W)`` tile predictor (the model
     being trained, during validation)."""
+    out = np.empty((len(job.origins), *job.tile_shape), dtype=np.float32)
+    for start, stop, tiles in _batches(job, data, batch_size, thread_workspace()):
+        out[start:stop] = predict(tiles)
+    return out
+
+
+def _batches(
+    job: BlockJob, data: WindowData, batch_size: int, workspace: Workspace
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(start, stop, tiles)`` for each batch of the block's tiles, gathered into one
+    reused ``(batch, C, H, W)`` array (valid until the next batch)."""
     th, tw = job.tile_shape
     origins = job.origins
-    out = np.empty((len(origins), th, tw), dtype=np.float32)
+    bands = data.image.shape[0]
     for start in range(0, len(origins), batch_size):
         batch = origins[start : start + batch_size]
-        tiles = np.stack([data.image[:, r : r + th, c : c + tw] for r, c in batch])
-        out[start : start + len(batch)] = predict(tiles)
-    return out
+        tiles = workspace.array("tiles", (len(batch), bands, th, tw), np.float32)
+        for tile, (r, c) in zip(tiles, batch, strict=True):
+            np.copyto(tile, data.image[:, r : r + th, c : c + tw])
+        yield start, start + len(batch), tiles
+
+
+class _Blender:
+    """Adds tiles into a block's weighted sums in place (no per-tile allocation)."""
+
+    def __init__(self, job: BlockJob, out: Workspace | None) -> None:
+        th, tw = job.tile_shape
+        self.job = job
+        self.weights = weight_window(th, tw, job.margin, job.ramp)
+        (r0, r1), (c0, c1) = job.extent_rows, job.extent_cols
+        shape = (r1 - r0, c1 - c0)
+        if out is None:
+            self.weighted = np.zeros(shape, dtype=np.float32)
+            self.weight = np.zeros(shape, dtype=np.float32)
+        else:
+            self.weighted = out.zeros("weighted", shape, np.float32)
+            self.weight = out.zeros("weight", shape, np.float32)
+        self.out = out
+        # Offsets of the extent inside the read window.
+        self.er, self.ec = r0 - job.read_rows[0], c0 - job.read_cols[0]
+        self.scratch = thread_workspace().array("blend", (th, tw), np.float32)
+
+    def add(self, prob: np.ndarray, origin: tuple[int, int]) -> None:
+        th, tw = self.job.tile_shape
+        tr, tc = origin
+        er, ec = self.er, self.ec
+        # Intersection of the tile with the extent, in read-window coordinates.
+        ar, br = max(tr, er), min(tr + th, er + self.weighted.shape[0])
+        ac, bc = max(tc, ec), min(tc + tw, ec + self.weighted.shape[1])
+        if br <= ar or bc <= ac:
+            return
+        w = self.weights[ar - tr : br - tr, ac - tc : bc - tc]
+        product = self.scratch[: br - ar, : bc - ac]
+        np.multiply(w, prob[ar - tr : br - tr, ac - tc : bc - tc], out=product)
+        self.weighted[ar - er : br - er, ac - ec : bc - ec] += product
+        self.weight[ar - er : br - er, ac - ec : bc - ec] += w
+
+    def result(self, data: WindowData, seconds: dict[str, float] | None = None) -> BlockResult:
+        h, w = self.weighted.shape
+        window = data.valid[self.er : self.er + h, self.ec : self.ec + w]
+        valid = (
+            np.empty((h, w), dtype=bool)
+            if self.out is None
+            else self.out.array("valid", (h, w), bool)
+        )
+        np.copyto(valid, window)
+        job = self.job
+        return BlockResult(
+            job.index,
+            job.extent_rows,
+            job.extent_cols,
+            self.weighted,
+            self.weight,
+            valid,
+            seconds or {},
+        )
 
 
 def blend_block(job: BlockJob, data: WindowData, probs: np.ndarray) -> BlockResult:
     """Add the block's tiles up with the weight window over the block's extent."""
-    th, tw = job.tile_shape
-    weights = weight_window(th, tw, job.margin, job.ramp)
-    (r0, r1), (c0, c1) = job.extent_rows, job.extent_cols
-    weighted = np.zeros((r1 - r0, c1 - c0), dtype=np.float32)
-    weight = np.zeros_like(weighted)
-    # Offsets of the extent inside the read window.
-    er, ec = r0 - job.read_rows[0], c0 - job.read_cols[0]
-    for prob, (tr, tc) in zip(probs, job.origins, strict=True):
-        # Intersection of the tile with the extent, in read-window coordinates.
-        ar, br = max(tr, er), min(tr + th, er + weighted.shape[0])
-        ac, bc = max(tc, ec), min(tc + tw, ec + weighted.shape[1])
-        if br <= ar or bc <= ac:
-            continue
-        w = weights[ar - tr : br - tr, ac - tc : bc - tc]
-        weighted[ar - er : br - er, ac - ec : bc - ec] += (
-            w * prob[ar - tr : br - tr, ac - tc : bc - tc]
-        )
-        weight[ar - er : br - er, ac - ec : bc - ec] += w
-    valid = data.valid[er : er + weighted.shape[0], ec : ec + weighted.shape[1]]
-    return BlockResult(job.index, job.extent_rows, job.extent_cols, weighted, weight, valid.copy())
+    blender = _Blender(job, None)
+    for prob, origin in zip(probs, job.origins, strict=True):
+        blender.add(prob, origin)
+    return blender.result(data)
+
+
+def process_block(
+    scene: SceneSpec, model: ModelSpec, job: BlockJob, out: Workspace | None = None
+) -> BlockResult:
+    """Read, infer and blend one block in the calling thread, batch by batch.
+
+    Read buffers, tile batches and probabilities live in the thread's workspace, and
+    each batch is blended as soon as it is predicted, so nothing is allocated per tile
+    and no ``(tiles, H, W)`` array exists. The result's arrays live in ``out`` (fresh
+    when ``None``); the caller owns ``out`` until it is done with the result.
+    ``BlockResult.seconds`` has the block's ``read``, ``infer`` (the model's own time,
+    waiting for another block's forward pass excluded) and ``blend`` seconds.
+    """
+    workspace = thread_workspace()
+    started = time.perf_counter()
+    data = read_block(scene, job, workspace)
+    read_s = time.perf_counter() - started
+    predict = get_predictor(model)
+    blender = _Blender(job, out)
+    infer_s = 0.0
+    origins = job.origins
+    for start, stop, tiles in _batches(job, data, model.batch_size, workspace):
+        probs = workspace.array("probs", (stop - start, *job.tile_shape), np.float32)
+        with FORWARD_LOCK:
+            tick = time.perf_counter()
+            predict(tiles, probs)
+            infer_s += time.perf_counter() - tick
+        for prob, origin in zip(probs, origins[start:stop], strict=True):
+            blender.add(prob, origin)
+    total = time.perf_counter() - started
+    seconds = {"read": read_s, "infer": infer_s, "blend": total - read_s - infer_s}
+    return blender.result(data, seconds)
