@@ -6,6 +6,7 @@ small frozen descriptions (paths, windows, statistics) and return numpy arrays.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -23,7 +24,13 @@ from roadseg.inference.engine import FORWARD_LOCK
 from roadseg.inference.grid import WorkingGrid, working_grid
 from roadseg.inference.layout import Layout, weight_window
 from roadseg.inference.predictor import ModelSpec, get_predictor
-from roadseg.inference.reader import WindowData, read_window
+from roadseg.inference.reader import (
+    RawWindow,
+    WindowData,
+    model_input_into,
+    read_window,
+    read_window_raw,
+)
 from roadseg.raster.normalize import BandStats, scene_band_stats
 from roadseg.raster.scene import SceneInfo, describe_scene, open_dataset
 
@@ -151,25 +158,41 @@ def prepare_scene(
     return info, SceneSpec(str(Path(path).resolve()), grid, info.bands, stats, nodata)
 
 
-def read_block(scene: SceneSpec, job: BlockJob, workspace: Workspace | None = None) -> WindowData:
-    """Read the block's window (with its halo) as model input.
-
-    With ``workspace`` the arrays live in its buffers (valid until its next read);
-    without, they are the result's own (what a Dask task returns).
-    """
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    """Quiet about plain images, with the bounded GDAL cache."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), open_dataset(scene.path) as src:
-            return read_window(
-                src,
-                scene.grid,
-                scene.bands,
-                scene.stats,
-                job.read_rows,
-                job.read_cols,
-                scene.nodata,
-                workspace=workspace,
-            )
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
+            yield
+
+
+def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
+    """Read the block's window (with its halo) as model input."""
+    with _reading(), open_dataset(scene.path) as src:
+        return read_window(
+            src,
+            scene.grid,
+            scene.bands,
+            scene.stats,
+            job.read_rows,
+            job.read_cols,
+            scene.nodata,
+        )
+
+
+def read_block_raw(scene: SceneSpec, job: BlockJob, workspace: Workspace) -> RawWindow:
+    """The block's raw values (the scene's dtype) in ``workspace``'s buffers."""
+    with _reading(), open_dataset(scene.path) as src:
+        return read_window_raw(
+            src,
+            scene.grid,
+            scene.bands,
+            job.read_rows,
+            job.read_cols,
+            scene.nodata,
+            workspace=workspace,
+        )
 
 
 def infer_block(model: ModelSpec, job: BlockJob, data: WindowData) -> np.ndarray:
@@ -243,9 +266,12 @@ class _Blender:
         self.weighted[ar - er : br - er, ac - ec : bc - ec] += product
         self.weight[ar - er : br - er, ac - ec : bc - ec] += w
 
-    def result(self, data: WindowData, seconds: dict[str, float] | None = None) -> BlockResult:
+    def result(
+        self, valid_read: np.ndarray, seconds: dict[str, float] | None = None
+    ) -> BlockResult:
+        """The sums, and ``valid_read`` (validity over the read window) on the extent."""
         h, w = self.weighted.shape
-        window = data.valid[self.er : self.er + h, self.ec : self.ec + w]
+        window = valid_read[self.er : self.er + h, self.ec : self.ec + w]
         valid = (
             np.empty((h, w), dtype=bool)
             if self.out is None
@@ -269,7 +295,7 @@ def blend_block(job: BlockJob, data: WindowData, probs: np.ndarray) -> BlockResu
     blender = _Blender(job, None)
     for prob, origin in zip(probs, job.origins, strict=True):
         blender.add(prob, origin)
-    return blender.result(data)
+    return blender.result(data.valid)
 
 
 def process_block(
@@ -277,29 +303,41 @@ def process_block(
 ) -> BlockResult:
     """Read, infer and blend one block in the calling thread, batch by batch.
 
-    Read buffers, tile batches and probabilities live in the thread's workspace, and
-    each batch is blended as soon as it is predicted, so nothing is allocated per tile
-    and no ``(tiles, H, W)`` array exists. The result's arrays live in ``out`` (fresh
-    when ``None``); the caller owns ``out`` until it is done with the result.
+    The block's raw values, tile batches and probabilities live in the thread's
+    workspace; each tile is normalised straight from the raw values into the batch
+    (identical to :func:`read_block`'s model input) and each batch is blended as soon
+    as it is predicted, so nothing is allocated per tile and neither a float copy of
+    the block nor a ``(tiles, H, W)`` array exists. The result's arrays live in ``out``
+    (fresh when ``None``); the caller owns ``out`` until it is done with the result.
     ``BlockResult.seconds`` has the block's ``read``, ``infer`` (the model's own time,
-    waiting for another block's forward pass excluded) and ``blend`` seconds.
+    excluding waits for another block's forward pass) and ``blend`` (normalising and
+    gathering tiles included) seconds.
     """
     workspace = thread_workspace()
     started = time.perf_counter()
-    data = read_block(scene, job, workspace)
+    raw = read_block_raw(scene, job, workspace)
     read_s = time.perf_counter() - started
     predict = get_predictor(model)
     blender = _Blender(job, out)
-    infer_s = 0.0
+    th, tw = job.tile_shape
+    invalid = workspace.array("invalid", (th, tw), bool)
     origins = job.origins
-    for start, stop, tiles in _batches(job, data, model.batch_size, workspace):
-        probs = workspace.array("probs", (stop - start, *job.tile_shape), np.float32)
+    infer_s = 0.0
+    for start in range(0, len(origins), model.batch_size):
+        batch = origins[start : start + model.batch_size]
+        tiles = workspace.array("tiles", (len(batch), raw.data.shape[0], th, tw), np.float32)
+        for tile, (r, c) in zip(tiles, batch, strict=True):
+            window = RawWindow(
+                raw.data[:, r : r + th, c : c + tw], raw.valid[r : r + th, c : c + tw]
+            )
+            model_input_into(window, scene.stats, tile, invalid)
+        probs = workspace.array("probs", (len(batch), th, tw), np.float32)
         with FORWARD_LOCK:
             tick = time.perf_counter()
             predict(tiles, probs)
             infer_s += time.perf_counter() - tick
-        for prob, origin in zip(probs, origins[start:stop], strict=True):
+        for prob, origin in zip(probs, batch, strict=True):
             blender.add(prob, origin)
     total = time.perf_counter() - started
     seconds = {"read": read_s, "infer": infer_s, "blend": total - read_s - infer_s}
-    return blender.result(data, seconds)
+    return blender.result(raw.valid, seconds)

@@ -214,6 +214,10 @@ class OnnxEngine:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # The arena alone reuses the activations' memory from tile to tile; the memory
+        # pattern planner allocates a fresh block for every run on top (about 3000 page
+        # faults per 512² tile of resunet-lite, and 70 MB more resident), for no speed.
+        options.enable_mem_pattern = False
         self.path = Path(path)
         self.stride = max(1, stride)
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -125,9 +125,16 @@ def model_input(raw: RawWindow, stats: BandStats) -> np.ndarray:
     return image
 
 
-def model_input_into(raw: RawWindow, stats: BandStats, out: np.ndarray) -> np.ndarray:
+def model_input_into(
+    raw: RawWindow, stats: BandStats, out: np.ndarray, invalid: np.ndarray | None = None
+) -> np.ndarray:
     """:func:`model_input` computed in ``out`` (float32, the shape of ``raw.data``), with
-    the same operations in the same order, so the values are identical bit for bit."""
+    the same operations in the same order, so the values are identical bit for bit.
+
+    ``raw`` may be a view (a tile of a larger window); ``invalid``, a boolean array of
+    ``raw.valid``'s shape, is scratch space for the no-data fill (so nothing is
+    allocated), used only when some pixel has no data.
+    """
     if raw.data.shape[0] != stats.count:
         normalize(raw.data[:, :0, :0], stats)  # raises the usual error
     shape = (-1,) + (1,) * (raw.data.ndim - 1)
@@ -138,8 +145,46 @@ def model_input_into(raw: RawWindow, stats: BandStats, out: np.ndarray) -> np.nd
     out /= high - low
     np.clip(out, 0.0, 1.0, out=out)
     if not raw.valid.all():
-        np.copyto(out, np.float32(NODATA_FILL), where=~raw.valid[None])
+        invalid = np.logical_not(raw.valid, out=invalid)
+        np.copyto(out, np.float32(NODATA_FILL), where=invalid[None])
     return out
+
+
+def read_window_raw(
+    src: rasterio.io.DatasetReader,
+    grid: WorkingGrid,
+    bands: tuple[int, ...],
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    nodata: float | None = None,
+    *,
+    workspace: Workspace | None = None,
+) -> RawWindow:
+    """Raw values of working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be
+    outside: mirrored). With ``workspace`` the arrays live in its buffers, valid until
+    its next read; without, the result owns fresh arrays."""
+    ridx = reflect_indices(*rows, grid.height)
+    cidx = reflect_indices(*cols, grid.width)
+    r_lo, r_hi = int(ridx.min()), int(ridx.max()) + 1
+    c_lo, c_hi = int(cidx.min()), int(cidx.max()) + 1
+    window = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
+    raw = _read_raw(src, grid, bands, window, nodata, workspace)
+    if rows[0] >= 0 and rows[1] <= grid.height and cols[0] >= 0 and cols[1] <= grid.width:
+        return raw  # inside the scene: nothing to mirror
+    # Mirroring commutes with the elementwise model input, so mirror the raw values
+    # (the scene's dtype, often a quarter of the float32 input).
+    height, width = len(ridx), len(cidx)
+    if workspace is None:
+        data = np.empty((raw.data.shape[0], height, width), dtype=raw.data.dtype)
+        valid = np.empty((height, width), dtype=bool)
+    else:
+        data = workspace.array("mirrored", (raw.data.shape[0], height, width), raw.data.dtype)
+        valid = workspace.array("mirrored-valid", (height, width), bool)
+    sel_r, sel_c = (ridx - r_lo)[:, None], (cidx - c_lo)[None, :]
+    for band in range(data.shape[0]):
+        data[band] = raw.data[band][sel_r, sel_c]
+    valid[...] = raw.valid[sel_r, sel_c]
+    return RawWindow(data, valid)
 
 
 def read_window(
@@ -153,31 +198,12 @@ def read_window(
     *,
     workspace: Workspace | None = None,
 ) -> WindowData:
-    """Read working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be outside).
-
-    With ``workspace`` every array (raw values, model input, validity) lives in its
-    buffers and the result is valid until the next read into the same workspace;
-    without, the result owns fresh arrays (what a Dask task must return).
-    """
-    ridx = reflect_indices(*rows, grid.height)
-    cidx = reflect_indices(*cols, grid.width)
-    r_lo, r_hi = int(ridx.min()), int(ridx.max()) + 1
-    c_lo, c_hi = int(cidx.min()), int(cidx.max()) + 1
-    window = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
-    inside = rows[0] >= 0 and rows[1] <= grid.height and cols[0] >= 0 and cols[1] <= grid.width
-    raw = _read_raw(src, grid, bands, window, nodata, workspace)
-    height, width = len(ridx), len(cidx)
-
-    def array(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        return np.empty(shape, dtype) if workspace is None else workspace.array(name, shape, dtype)
-
-    image = array("image", (len(bands), height, width), np.float32)
-    if inside:  # nothing to mirror: normalise straight into the result
-        return WindowData(model_input_into(raw, stats, image), raw.valid)
-    staged = model_input_into(raw, stats, array("staged", raw.data.shape, np.float32))
-    sel_r, sel_c = (ridx - r_lo)[:, None], (cidx - c_lo)[None, :]
-    for band in range(image.shape[0]):
-        image[band] = staged[band][sel_r, sel_c]
-    valid = array("valid", (height, width), bool)
-    valid[...] = raw.valid[sel_r, sel_c]
-    return WindowData(image, valid)
+    """Model input of working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be
+    outside: mirrored), in ``workspace``'s buffers if given (see :func:`read_window_raw`)."""
+    raw = read_window_raw(src, grid, bands, rows, cols, nodata, workspace=workspace)
+    shape = raw.data.shape
+    if workspace is None:
+        image = np.empty(shape, dtype=np.float32)
+    else:
+        image = workspace.array("image", shape, np.float32)
+    return WindowData(model_input_into(raw, stats, image), raw.valid)

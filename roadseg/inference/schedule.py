@@ -66,6 +66,7 @@ def run_local(
     model: ModelSpec,
     jobs: Iterable[BlockJob],
     in_flight: int = LOCAL_IN_FLIGHT,
+    pool: WorkspacePool | None = None,
 ) -> Iterator[tuple[BlockResult, Workspace]]:
     """Process blocks on a local thread pool, yielding ``(result, buffers)`` as they
     complete. The result's arrays live in ``buffers``, which the caller owns until it
