@@ -173,3 +173,21 @@ def test_cli_engine_option(tmp_path: Path, cache: Path) -> None:
     bad = CliRunner().invoke(cli, [*args, "--prob-out", str(tmp_path / "q.tif"), "--engine", "x"])
     assert bad.exit_code == 2 and "--engine" in bad.output
     assert not os.path.exists(tmp_path / "q.tif")
+
+
+def test_run_and_batch_pass_the_engine_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict] = []
+
+    def record(*args: object, **kwargs: object) -> None:
+        seen.append(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("roadseg.pipeline.run_scene", record)
+    monkeypatch.setattr("roadseg.batch.run_batch", record)
+    monkeypatch.setattr("roadseg.batch.collect_scenes", lambda *a, **k: ["scene"])
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["run", "s.tif", "--out", "r.gpkg", "--engine", "ONNX"]).exit_code == 0
+    )
+    assert runner.invoke(cli, ["batch", "x", "--out-dir", str(tmp_path)]).exit_code == 0
+    assert seen[0]["engine"] == "onnx" and seen[1]["run_options"]["engine"] == "auto"
