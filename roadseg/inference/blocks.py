@@ -311,7 +311,7 @@ def process_block(
     (fresh when ``None``); the caller owns ``out`` until it is done with the result.
     ``BlockResult.seconds`` has the block's ``read``, ``infer`` (the model's own time,
     excluding waits for another block's forward pass) and ``blend`` (normalising and
-    gathering tiles included) seconds.
+    gathering tiles included, waits excluded) seconds.
     """
     workspace = thread_workspace()
     started = time.perf_counter()
@@ -322,7 +322,7 @@ def process_block(
     th, tw = job.tile_shape
     invalid = workspace.array("invalid", (th, tw), bool)
     origins = job.origins
-    infer_s = 0.0
+    infer_s = wait_s = 0.0
     for start in range(0, len(origins), model.batch_size):
         batch = origins[start : start + model.batch_size]
         tiles = workspace.array("tiles", (len(batch), raw.data.shape[0], th, tw), np.float32)
@@ -332,12 +332,15 @@ def process_block(
             )
             model_input_into(window, scene.stats, tile, invalid)
         probs = workspace.array("probs", (len(batch), th, tw), np.float32)
+        asked = time.perf_counter()
         with FORWARD_LOCK:
             tick = time.perf_counter()
             predict(tiles, probs)
             infer_s += time.perf_counter() - tick
+        wait_s += tick - asked
         for prob, origin in zip(probs, batch, strict=True):
             blender.add(prob, origin)
     total = time.perf_counter() - started
-    seconds = {"read": read_s, "infer": infer_s, "blend": total - read_s - infer_s}
+    blend_s = total - read_s - infer_s - wait_s
+    seconds = {"read": read_s, "infer": infer_s, "blend": blend_s}
     return blender.result(raw.valid, seconds)

@@ -29,6 +29,7 @@ from roadseg.models.metadata import ModelMetadata
 
 _CACHE: dict[tuple[str, str], tuple[SegmentationModel, ModelMetadata, torch.device]] = {}
 _CACHE_LOCK = threading.Lock()
+_PREDICTORS: dict[tuple[ModelSpec, int], Callable[[np.ndarray, np.ndarray | None], np.ndarray]] = {}
 
 
 @dataclass(frozen=True)
@@ -61,22 +62,29 @@ def clear_model_cache() -> None:
     """Forget the models (and ONNX Runtime sessions) loaded in this process."""
     with _CACHE_LOCK:
         _CACHE.clear()
+        _PREDICTORS.clear()
     clear_engine_cache()
 
 
 def get_predictor(spec: ModelSpec) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
-    """A ``(tiles, out=None) -> probabilities`` function for ``spec``, in this process.
+    """A ``(tiles, out=None) -> probabilities`` function for ``spec``, made once per
+    process (and thread count).
 
     Raises:
         InvalidParameterError: the engine cannot run here (see ``resolve_engine``).
     """
-    model, meta, device = get_model(spec.checkpoint, spec.device)
-    if resolve_engine(spec.engine, device) == "onnx":
-        engine = onnx_engine(spec.checkpoint, model, meta)
-        if spec.tta:
-            return partial(_tta_numpy, engine.predict)
-        return engine.predict
-    return partial(_run_model_into, model, device, spec.batch_size, spec.tta)
+    key = (spec, torch.get_num_threads())
+    predictor = _PREDICTORS.get(key)
+    if predictor is None:
+        model, meta, device = get_model(spec.checkpoint, spec.device)
+        if resolve_engine(spec.engine, device) == "onnx":
+            engine = onnx_engine(spec.checkpoint, model, meta)
+            predictor = partial(_tta_numpy, engine.predict) if spec.tta else engine.predict
+        else:
+            predictor = partial(_run_model_into, model, device, spec.batch_size, spec.tta)
+        with _CACHE_LOCK:
+            predictor = _PREDICTORS.setdefault(key, predictor)
+    return predictor
 
 
 def _forward(model: SegmentationModel, x: torch.Tensor, tta: bool) -> torch.Tensor:
