@@ -26,7 +26,7 @@ from roadseg.inference.defaults import (
 )
 from roadseg.inference.engine import resolve_engine
 from roadseg.inference.layout import Layout
-from roadseg.inference.predictor import ModelSpec, get_predictor
+from roadseg.inference.predictor import ModelSpec, get_predictor, release_engines
 from roadseg.inference.schedule import check_scheduler, run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
@@ -283,6 +283,10 @@ def _predict(
                     bar.update(1)
 
                 blocks = run_blocks(spec, model_spec, jobs, scheduler, on_result, gpu)
+            if not distributed:
+                # The COG conversion and the vector stage that follows need memory;
+                # the engine's arena would sit on top of theirs.
+                release_engines()
             tick = time.perf_counter()
             write_cog(raw, final_tmp)
             stages["cog"] = time.perf_counter() - tick
