@@ -42,3 +42,19 @@ class UnknownNameError(RoadsegError, KeyError):
 
 class DeviceError(RoadsegError, RuntimeError):
     """The requested compute device is not available."""
+
+
+class OutputIsInputError(InvalidParameterError):
+    """An output names one of the inputs; writing it would destroy the input."""
+
+
+class OutputNotWritableError(RoadsegError, PermissionError):
+    """An output's folder cannot be written."""
+
+
+class OutputWriteError(RoadsegError, OSError):
+    """Writing an output failed (disk full, permissions, a GDAL driver error)."""
+
+
+class UnreadableInputError(InvalidInputError):
+    """An input opened but its data cannot be read (truncated or corrupt)."""

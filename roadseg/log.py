@@ -36,3 +36,8 @@ def configure_logging(verbosity: int = 0) -> None:
         # Third-party chatter (rasterio, distributed) only at -v and above.
         for name in ("rasterio", "distributed", "fiona", "pyogrio"):
             logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``"1 road"``, ``"2 roads"``: a count with its noun in the right number."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,15 @@ from roadseg.inference import (
     PredictionResult,
     predict_scene,
 )
-from roadseg.io.atomic import check_output_path, temporary_sibling
+from roadseg.io.atomic import (
+    check_distinct,
+    check_not_input,
+    check_output_path,
+    check_suffix,
+    remove_quietly,
+    temporary_sibling,
+)
+from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger
 
 log = get_logger(__name__)
@@ -87,14 +94,13 @@ def run_scene(
         raise InvalidParameterError(
             "--preview and --threshold apply to the road vectors; give --out as well"
         )
+    check_outputs(scene, out=out, prob_out=prob_out, preview=preview)
     if prob_out is not None:
         check_output_path(prob_out, overwrite)
     if out is not None:
-        out_path = check_output_path(out, overwrite)
+        check_output_path(out, overwrite)
         if preview is not None:
             check_output_path(preview, overwrite)
-        if prob_out is not None and Path(prob_out).resolve() == out_path.resolve():
-            raise InvalidParameterError("--out and --prob-out must be different files")
     predict_kwargs: dict[str, Any] = dict(
         model=model,
         device=device,
@@ -110,33 +116,68 @@ def run_scene(
         progress=progress,
     )
     if out is None:
-        prediction = predict_scene(scene, prob_out, overwrite=overwrite, **predict_kwargs)  # type: ignore[arg-type]
+        with gdal_errors(reading=[scene], writing=[prob_out]):
+            prediction = predict_scene(scene, prob_out, overwrite=overwrite, **predict_kwargs)  # type: ignore[arg-type]
         return RunResult(Path(scene), prediction, None)
 
     from roadseg.vector import vectorize
 
     temporary = prob_out is None
+    # One temporary name, made from the output's: a leftover says whose it was.
     prob_path = (
-        temporary_sibling(Path(out).with_suffix(".tif")) if temporary else Path(prob_out)  # type: ignore[arg-type]
+        temporary_sibling(out, role="prob", suffix=".tif") if temporary else Path(prob_out)  # type: ignore[arg-type]
     )
     try:
-        prediction = predict_scene(
-            scene, prob_path, overwrite=overwrite or temporary, **predict_kwargs
-        )
-        vectors = vectorize(
-            prediction.path,
-            out,
-            threshold=threshold,
-            overwrite=overwrite,
-            scheduler=scheduler,
-            preview=preview,
-            scene=scene,
-            progress=progress,
-            **(vector_options or {}),
-        )
+        with gdal_errors(reading=[scene], writing=[out, prob_out, preview]):
+            prediction = predict_scene(
+                scene, prob_path, overwrite=overwrite or temporary, **predict_kwargs
+            )
+            vectors = vectorize(
+                prediction.path,
+                out,
+                threshold=threshold,
+                overwrite=overwrite,
+                scheduler=scheduler,
+                preview=preview,
+                scene=scene,
+                progress=progress,
+                **(vector_options or {}),
+            )
     finally:
         if temporary:
-            for leftover in (prob_path, prob_path.with_name(prob_path.name + ".aux.xml")):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+            remove_quietly([prob_path])
     return RunResult(Path(scene), prediction, vectors)
+
+
+#: Extensions of the files ``roadseg run`` writes, the first being the one suggested.
+VECTOR_SUFFIXES = (".gpkg",)
+PROB_SUFFIXES = (".tif", ".tiff")
+PREVIEW_SUFFIXES = (".png",)
+
+
+def check_outputs(
+    scene: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    prob_out: str | os.PathLike[str] | None = None,
+    preview: str | os.PathLike[str] | None = None,
+) -> None:
+    """Refuse outputs that would destroy the scene, collide, or misname their format.
+
+    Checked with or without ``overwrite``: no option makes these right.
+
+    Raises:
+        OutputIsInputError: an output is the scene itself.
+        InvalidParameterError: two outputs are one file, or an extension names a
+            format other than the one written.
+    """
+    outputs = {"--out": out, "--prob-out": prob_out, "--preview": preview}
+    for path in outputs.values():
+        check_not_input(path, [scene])
+    check_distinct(outputs)
+    if out is not None:
+        check_suffix(out, VECTOR_SUFFIXES, "a GeoPackage (layers roads and junctions)")
+    if prob_out is not None:
+        check_suffix(prob_out, PROB_SUFFIXES, "a Cloud-Optimised GeoTIFF")
+    if preview is not None:
+        check_suffix(preview, PREVIEW_SUFFIXES, "a PNG image")

@@ -7,10 +7,18 @@
 # Outputs in out/: roads.gpkg (open it in QGIS), probs.tif (road probability COG) and
 # roads.png (a quick look of the roads over the scene).
 set -euo pipefail
+scene=${1:-}
+if [ -n "$scene" ]; then
+  # Resolve the scene from the folder the script was called in, before the cd below.
+  if [ ! -f "$scene" ]; then
+    echo "demo.sh: $scene: no such file" >&2
+    exit 2
+  fi
+  scene="$(cd "$(dirname "$scene")" && pwd)/$(basename "$scene")"
+fi
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 mkdir -p out
-scene=${1:-}
 if [ -z "$scene" ]; then
   scene=out/sample.tif
   .venv/bin/python scripts/sample_scene.py "$scene"

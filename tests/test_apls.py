@@ -9,7 +9,8 @@ import geopandas as gpd
 import pytest
 from shapely import LineString
 
-from roadseg.evaluation.apls import apls, build_graph, control_distances, evaluate_vector_files
+from roadseg.evaluation.apls import apls, evaluate_vector_files
+from roadseg.evaluation.apls_graph import build_graph, control_distances
 
 UTM = "EPSG:32611"
 X0, Y0 = 500_000.0, 4_000_000.0

@@ -22,7 +22,7 @@ from roadseg.batch import (
     read_stac,
 )
 from roadseg.batch.fingerprint import file_sha256, settings_fingerprint
-from roadseg.batch.runner import batch_settings
+from roadseg.batch.plan import batch_settings
 from roadseg.errors import DeviceError, InputNotFoundError, InvalidInputError, InvalidParameterError
 
 

@@ -81,8 +81,9 @@ def test_training_crops_are_the_model_input_of_roadseg_run(tmp_path: Path) -> No
         data = read_block(run_scene_spec, job)
         (r0, r1), (c0, c1) = job.read_rows, job.read_cols
         inside = slice(max(r0, 0), min(r1, 90)), slice(max(c0, 0), min(c1, 102))
-        local = slice(inside[0].start - r0, inside[0].stop - r0), slice(
-            inside[1].start - c0, inside[1].stop - c0
+        local = (
+            slice(inside[0].start - r0, inside[0].stop - r0),
+            slice(inside[1].start - c0, inside[1].stop - c0),
         )
         np.testing.assert_array_equal(data.image[:, local[0], local[1]], image.model_input(*inside))
         np.testing.assert_array_equal(data.valid[local], image.valid[inside])

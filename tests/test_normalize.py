@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.transform import from_origin
 
@@ -52,3 +53,46 @@ def test_scene_stats_match_in_memory_stats(tmp_path: Path) -> None:
     direct = compute_band_stats(array)
     np.testing.assert_allclose(stats.low, direct.low, rtol=1e-3)
     assert BandStats.from_dict(stats.to_dict()) == stats
+
+
+def test_huge_scene_without_overviews_is_sampled_in_windows(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the size limit the statistics come from a grid of small windows, and they
+    agree with the whole scene's."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    import roadseg.raster.normalize as N
+
+    rng = np.random.default_rng(1)
+    pixels = rng.normal(1000, 200, size=(2, 600, 700)).clip(1, 4000).astype(np.uint16)
+    path = tmp_path / "big.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=700,
+        height=600,
+        count=2,
+        dtype="uint16",
+        crs="EPSG:32633",
+        transform=from_origin(0, 0, 1, 1),
+        tiled=True,
+    ) as dst:
+        dst.write(pixels)
+    reads: list[object] = []
+    with rasterio.open(path) as src:
+        whole = N.scene_band_stats(src, (1, 2))
+        monkeypatch.setattr(N, "STATS_WINDOWED_PIXELS", 1000)
+        real_read = type(src).read
+
+        def counting_read(self, *args, **kwargs):
+            reads.append(kwargs.get("window"))
+            return real_read(self, *args, **kwargs)
+
+        monkeypatch.setattr(type(src), "read", counting_read)
+        sampled = N.scene_band_stats(src, (1, 2))
+    assert len(reads) == N.STATS_WINDOWS**2 and all(w is not None for w in reads)
+    np.testing.assert_allclose(sampled.low, whole.low, rtol=0.03)
+    np.testing.assert_allclose(sampled.high, whole.high, rtol=0.03)

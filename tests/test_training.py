@@ -17,7 +17,7 @@ from roadseg.data import CropSampler, find_pairs, load_source
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
 from roadseg.models import load
 from roadseg.training import TrainConfig, parse_source_spec, train
-from roadseg.training.loop import lr_factor
+from roadseg.training.environment import lr_factor
 from roadseg.training.loss import bce_dice_loss
 from roadseg.training.state import state_paths
 
@@ -310,3 +310,26 @@ def test_sampler_avoids_no_data(tmp_path: Path) -> None:
     images, _ = load_source(parse_source_spec(f"pairs:{folder},gsd=1,nodata=255"), 1.0, 3)
     batch = CropSampler([images], [1.0], crop=16, seed=0, min_valid=0.9, scale_jitter=0).batch(8)
     assert float(batch.valid.mean()) > 0.9
+
+
+def test_cldice_punishes_a_broken_road_more_than_a_thinner_one() -> None:
+    from roadseg.training.loss import soft_cldice_loss
+
+    target = torch.zeros(1, 1, 32, 64)
+    target[..., 14:19, :] = 1  # a 5 px road across the crop
+    broken = target.clone()
+    broken[..., 28:36] = 0  # 8 px gap: 40 road pixels lost, the road cut in two
+    thinner = target.clone()
+    thinner[..., 14, :] = 0  # one edge row lost: 64 road pixels, still connected
+
+    def logits(mask: torch.Tensor) -> torch.Tensor:
+        return (mask * 2 - 1) * 8
+
+    perfect = float(soft_cldice_loss(logits(target), target))
+    assert perfect < 0.02
+    assert float(soft_cldice_loss(logits(broken), target)) > float(
+        soft_cldice_loss(logits(thinner), target)
+    )
+    x = logits(broken).requires_grad_()
+    soft_cldice_loss(x, target).backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0

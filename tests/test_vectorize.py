@@ -307,7 +307,7 @@ def test_cli_vectorize(tmp_path: Path) -> None:
     args = ["vectorize", str(prob), "--out", str(out), "--block-size", "48", "--no-progress"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "4 roads, 1 junctions" in result.output
+    assert "4 roads, 1 junction," in result.output
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0 and "overwrite" in again.output
     # tuning options reach the library: no network is 1 km long

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -123,7 +125,11 @@ def batch_client(
         plan.memory_limit,
         ", GPU=1 each" if plan.resources else "",
     )
+    # Workers' scratch space (spill files, dask-scratch-space/global.lock) goes in a
+    # private temporary folder, never in the current folder or the output folder.
+    scratch = tempfile.mkdtemp(prefix="roadseg-dask-")
     cluster = LocalCluster(
+        local_directory=scratch,
         n_workers=plan.n_workers,
         threads_per_worker=1,
         processes=True,
@@ -138,3 +144,4 @@ def batch_client(
     finally:
         client.close()
         cluster.close()
+        shutil.rmtree(scratch, ignore_errors=True)

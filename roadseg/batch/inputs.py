@@ -18,8 +18,24 @@ from roadseg.log import get_logger
 
 log = get_logger(__name__)
 
-#: File suffixes picked up when a folder is given.
-RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img")
+#: File suffixes picked up when a folder is given: GeoTIFF and the other GDAL raster
+#: formats scenes come in (JPEG and PNG with or without world files among them).
+RASTER_SUFFIXES = (
+    ".tif",
+    ".tiff",
+    ".vrt",
+    ".jp2",
+    ".img",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".bmp",
+    ".ntf",
+    ".nitf",
+)
+#: Outputs of a batch, never taken for scenes when the output folder is also an input.
+OUTPUT_NAME_ENDINGS = (".prob.tif",)
 #: Asset keys tried, in order, when a STAC item has no asset of the requested key.
 STAC_FALLBACK_ASSETS = ("image", "visual", "data")
 
@@ -57,7 +73,12 @@ def _expand(item: str) -> list[Path]:
 
 def is_raster_name(path: Path) -> bool:
     """Whether a file name looks like a scene (raster suffix, not hidden)."""
-    return path.suffix.lower() in RASTER_SUFFIXES and not path.name.startswith(".")
+    name = path.name.lower()
+    return (
+        path.suffix.lower() in RASTER_SUFFIXES
+        and not path.name.startswith(".")
+        and not name.endswith(OUTPUT_NAME_ENDINGS)
+    )
 
 
 def read_manifest(manifest: str | os.PathLike[str]) -> list[Path]:

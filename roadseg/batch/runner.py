@@ -30,22 +30,26 @@ import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from roadseg import __version__
 from roadseg.batch.cluster import batch_client, plan_local_cluster, task_resources
 from roadseg.batch.fingerprint import (
-    file_sha256,
-    file_stat_key,
     matches_facts,
     settings_fingerprint,
 )
 from roadseg.batch.inputs import SceneInput
 from roadseg.batch.lock import BatchLock
+from roadseg.batch.plan import (
+    BatchContext,
+    batch_settings,
+    clear_partials,
+    plan_scenes,
+    resolve_batch_model,
+)
 from roadseg.batch.record import (
     DONE,
     FAILED,
@@ -68,13 +72,6 @@ from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.log import get_logger
 
 log = get_logger(__name__)
-
-#: ``run_scene`` options that change speed or memory but not the outputs; they are left
-#: out of the settings fingerprint, so changing them does not redo finished scenes.
-NEUTRAL_OPTIONS = frozenset({"batch_size", "block_size"})
-
-VECTOR_SUFFIX = ".gpkg"
-PROB_SUFFIX = ".prob.tif"
 
 
 @dataclass(frozen=True)
@@ -107,100 +104,6 @@ class BatchSummary:
     def ok(self) -> bool:
         """True when no scene failed."""
         return self.n_failed == 0
-
-
-@dataclass
-class _Context:
-    out_dir: Path
-    record: RunRecord
-    batch_id: str
-    model: str
-    model_path: str
-    model_sha256: str
-    settings: str
-    base: dict[str, Any] = field(default_factory=dict)  # per-scene input facts
-
-    def entry(self, task: SceneTask, status: str, **values: Any) -> RecordEntry:
-        fields: dict[str, Any] = {
-            "scene": task.name,
-            "status": status,
-            "input": str(task.scene),
-            "batch_id": self.batch_id,
-            "attempt": task.attempt,
-            "model": self.model,
-            "model_sha256": self.model_sha256,
-            "roadseg_version": __version__,
-            "settings": self.settings,
-            **self.base.get(task.name, {}),
-        }
-        fields.update(values)
-        return RecordEntry(**fields)
-
-
-def batch_settings(device: str, run_options: Mapping[str, Any], prob_cog: bool) -> dict[str, Any]:
-    """The settings that decide a scene's outputs (hashed into the fingerprint)."""
-    settings: dict[str, Any] = {"device": device, "prob_cog": prob_cog}
-    for key, value in run_options.items():
-        if key not in NEUTRAL_OPTIONS and value is not None:
-            settings[key] = list(value) if isinstance(value, tuple) else value
-    return settings
-
-
-def scene_outputs(out_dir: Path, name: str, prob_cog: bool) -> tuple[Path, Path | None]:
-    """The GeoPackage and (optional) probability COG of a scene."""
-    return out_dir / f"{name}{VECTOR_SUFFIX}", (
-        out_dir / f"{name}{PROB_SUFFIX}" if prob_cog else None
-    )
-
-
-def _resolve_model(model: str | None, device: str) -> tuple[str, str, str]:
-    """``(label, what workers load, SHA-256 of the checkpoint file)``.
-
-    A checkpoint file is passed to workers as an absolute path; shipped weights by name,
-    so that each worker loads them from its own installation.
-    """
-    import torch
-
-    from roadseg.device import resolve_device
-    from roadseg.models import default_weights_name, resolve_checkpoint
-
-    if model is None:
-        kind = "cuda" if device.startswith("cuda") else device
-        model = default_weights_name(
-            resolve_device("auto") if kind == "auto" else torch.device(kind)
-        )
-    path = resolve_checkpoint(model).absolute()
-    for_workers = str(path) if Path(model).is_file() else str(model)
-    return str(model), for_workers, file_sha256(path)
-
-
-def _outputs_intact(out_dir: Path, outputs: Mapping[str, Any], verify: bool) -> bool:
-    if not outputs:
-        return False
-    return all(
-        isinstance(facts, Mapping) and matches_facts(out_dir / name, facts, verify)
-        for name, facts in outputs.items()
-    )
-
-
-def _clear_partials(out_dir: Path) -> None:
-    for leftover in out_dir.glob(".*.partial*"):
-        log.warning("removing %s, left by an interrupted run", leftover.name)
-        leftover.unlink(missing_ok=True)
-
-
-def _input_facts(scene: SceneInput, known: Mapping[str, RecordEntry]) -> dict[str, Any]:
-    size, mtime_ns = file_stat_key(scene.path)
-    previous = known.get(str(scene.path))
-    if (
-        previous is not None
-        and previous.input_sha256
-        and (previous.input_size, previous.input_mtime_ns) == (size, mtime_ns)
-    ):
-        digest = previous.input_sha256
-    else:
-        digest = file_sha256(scene.path)
-    return {"input_sha256": digest, "input_size": size, "input_mtime_ns": mtime_ns}
 
 
 def run_batch(
@@ -267,12 +170,12 @@ def run_batch(
     process = process or process_with_run_scene
     options = dict(run_options or {})
     t0 = time.perf_counter()
-    model_label, model_path, model_sha = _resolve_model(model, device)
+    model_label, model_path, model_sha = resolve_batch_model(model, device)
     out.mkdir(parents=True, exist_ok=True)
     with BatchLock(out):
-        _clear_partials(out)
+        clear_partials(out)
         record = RunRecord(out)
-        ctx = _Context(
+        ctx = BatchContext(
             out_dir=out,
             record=record,
             batch_id=uuid.uuid4().hex[:12],
@@ -282,7 +185,7 @@ def run_batch(
             settings=settings_fingerprint(batch_settings(device, options, prob_cog)),
         )
         final: dict[str, RecordEntry] = {}
-        todo = _plan(scenes, ctx, options, device, prob_cog, overwrite, verify, final)
+        todo = plan_scenes(scenes, ctx, options, device, prob_cog, overwrite, verify, final)
         n_workers = None
         if todo:
             plan = None
@@ -301,7 +204,7 @@ def run_batch(
                     client, todo, ctx, process, retries, device, spread_blocks, progress, final
                 )
             # A worker killed in the middle of a scene leaves its temporary file.
-            _clear_partials(out)
+            clear_partials(out)
         entries = tuple(final[s.name] for s in scenes)
     return BatchSummary(
         out_dir=out,
@@ -313,91 +216,10 @@ def run_batch(
     )
 
 
-def _plan(
-    scenes: Sequence[SceneInput],
-    ctx: _Context,
-    options: Mapping[str, Any],
-    device: str,
-    prob_cog: bool,
-    overwrite: bool,
-    verify: bool,
-    final: dict[str, RecordEntry],
-) -> list[SceneTask]:
-    entries = ctx.record.entries()
-    last_done = {e.scene: e for e in entries if e.status == DONE}
-    by_input = {e.input: e for e in entries if e.input_sha256}
-    known = {e.scene for e in entries}
-    todo = []
-    for scene in scenes:
-        out, prob_out = scene_outputs(ctx.out_dir, scene.name, prob_cog)
-        task = SceneTask(
-            name=scene.name,
-            scene=scene.path,
-            out=out,
-            prob_out=prob_out,
-            model=ctx.model_path,
-            device=device,
-            run_options=dict(options),
-        )
-        try:
-            ctx.base[scene.name] = _input_facts(scene, by_input)
-        except OSError as exc:
-            entry = ctx.entry(
-                task,
-                FAILED,
-                attempt=0,
-                error=f"InputNotFoundError: {scene.path}: cannot read the scene "
-                f"({exc.strerror or exc})",
-            )
-            ctx.record.append(entry)
-            final[scene.name] = entry
-            continue
-        previous = last_done.get(scene.name)
-        if (
-            not overwrite
-            and previous is not None
-            and previous.input_sha256 == ctx.base[scene.name]["input_sha256"]
-            and previous.model_sha256 == ctx.model_sha256
-            and previous.settings == ctx.settings
-            and _outputs_intact(ctx.out_dir, previous.outputs, verify)
-        ):
-            entry = ctx.entry(
-                task,
-                SKIPPED,
-                attempt=0,
-                n_roads=previous.n_roads,
-                total_length_m=previous.total_length_m,
-                pixels=previous.pixels,
-                outputs=previous.outputs,
-            )
-            ctx.record.append(entry)
-            final[scene.name] = entry
-            continue
-        clash = [p for p in (out, prob_out) if p is not None and p.exists()]
-        if clash and not overwrite and scene.name not in known:
-            entry = ctx.entry(
-                task,
-                FAILED,
-                attempt=0,
-                error=f"OutputExistsError: {clash[0]} exists and no batch in this folder "
-                "wrote it; pass --overwrite to replace it",
-            )
-            ctx.record.append(entry)
-            final[scene.name] = entry
-            continue
-        todo.append(task)
-    if final:
-        log.info(
-            "%d scene(s) already done with the same input, model and settings: skipped",
-            sum(1 for e in final.values() if e.status == SKIPPED),
-        )
-    return todo
-
-
 def _run_tasks(
     client: Any,
     todo: list[SceneTask],
-    ctx: _Context,
+    ctx: BatchContext,
     process: SceneProcessor,
     retries: int,
     device: str,
@@ -502,7 +324,7 @@ def _require_gpu_workers(client: Any) -> None:
         )
 
 
-def _attempt_entry(ctx: _Context, task: SceneTask, attempt: AttemptResult) -> RecordEntry:
+def _attempt_entry(ctx: BatchContext, task: SceneTask, attempt: AttemptResult) -> RecordEntry:
     timing = {
         "started": attempt.started,
         "finished": attempt.finished,

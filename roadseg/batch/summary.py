@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from roadseg.batch.record import DONE, FAILED, SKIPPED
 from roadseg.batch.runner import BatchSummary
+from roadseg.log import plural
 
 
 def _fmt(value: float | int | None, spec: str) -> str:
@@ -41,7 +42,7 @@ def format_summary(summary: BatchSummary, max_error: int = 70) -> str:
     rule = "  ".join("-" * w for w in widths)
     lines = [line(header), rule, *(line(r) for r in rows), rule]
     lines.append(
-        f"{len(summary.entries)} scenes: {summary.count(DONE)} done, "
+        f"{plural(len(summary.entries), 'scene')}: {summary.count(DONE)} done, "
         f"{summary.count(SKIPPED)} skipped, {summary.count(FAILED)} failed "
         f"in {summary.seconds:.1f} s; record: {summary.record_path}"
     )

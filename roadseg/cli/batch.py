@@ -21,6 +21,7 @@ from roadseg.cli.options import (
 @click.command()
 @click.argument("inputs", nargs=-1, metavar="INPUTS...")
 @click.option(
+    "-o",
     "--out-dir",
     required=True,
     type=click.Path(file_okay=False),
@@ -110,6 +111,7 @@ def batch(
     The exit status is 1 when any scene failed.
     """
     from roadseg.batch import collect_scenes, format_summary, run_batch
+    from roadseg.log import plural
 
     scenes = collect_scenes(inputs, manifest=manifest, stac=stac, stac_asset=stac_asset)
     vector_options = pop_vector_tuning(run_options)
@@ -134,6 +136,6 @@ def batch(
     click.echo(format_summary(summary))
     if not summary.ok:
         raise click.ClickException(
-            f"{summary.n_failed} of {len(summary.entries)} scenes failed; see the errors above "
+            f"{summary.n_failed} of {plural(len(summary.entries), 'scene')} failed; see the errors above "
             f"and {summary.record_path}"
         )

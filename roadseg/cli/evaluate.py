@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -44,6 +43,7 @@ from roadseg.cli.options import device_option, model_option, overwrite_option
 )
 @click.option("--layer", default=None, help="Layer of a GeoPackage truth file.")
 @click.option(
+    "-o",
     "--out",
     "out_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -75,48 +75,28 @@ def evaluate(
       roadseg evaluate ROADS.gpkg TRUTH.geojson
           compare two road networks (APLS)
     """
-    from roadseg.errors import InvalidParameterError
-    from roadseg.evaluation import runner
-    from roadseg.io.atomic import atomic_output, check_output_path
-
-    if out_path is not None:
-        check_output_path(out_path, overwrite)
     if files and sources:
-        raise InvalidParameterError("give either PREDICTION TRUTH files or --source, not both")
-    if files:
-        if len(files) != 2:
-            raise InvalidParameterError(
-                f"expected two files, PREDICTION and TRUTH, got {len(files)}"
-            )
-        pred, truth = files
-        if runner.is_vector_file(pred) and runner.is_vector_file(truth):
-            metrics = runner.evaluate_vectors(pred, truth)
-        elif runner.is_vector_file(pred):
-            raise InvalidParameterError(
-                f"{pred}: a vector prediction needs a vector truth (got {truth})"
-            )
-        else:
-            metrics = runner.evaluate_probability_raster(
-                pred, truth, threshold=threshold, slack=slack, buffer_m=buffer_m, layer=layer
-            )
-    elif sources:
-        from roadseg.data.spec import parse_source_spec
-        from roadseg.device import resolve_device
-        from roadseg.models import default_weights_name
-
-        dev = resolve_device(device)
-        metrics = runner.evaluate_model(
-            model or default_weights_name(dev),
-            [parse_source_spec(s) for s in sources],
-            device=dev,
-            threshold=threshold,
-            slack=slack,
-        )
-    else:
-        raise InvalidParameterError(
+        raise click.UsageError("give either PREDICTION TRUTH files or --source, not both")
+    if not files and not sources:
+        raise click.UsageError(
             "nothing to evaluate: give --source data for a model, or PREDICTION TRUTH files"
         )
-    click.echo(runner.format_metrics(metrics))
-    if out_path is not None:
-        with atomic_output(out_path, overwrite=overwrite) as tmp:
-            tmp.write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    if files and len(files) != 2:
+        raise click.UsageError(f"expected two files, PREDICTION and TRUTH, got {len(files)}")
+    from roadseg.evaluation.runner import evaluate as run_evaluation
+    from roadseg.evaluation.runner import format_metrics
+
+    metrics = run_evaluation(
+        prediction=files[0] if files else None,
+        truth=files[1] if files else None,
+        sources=sources,
+        model=model,
+        device=device,
+        threshold=threshold,
+        slack=slack,
+        buffer_m=buffer_m,
+        layer=layer,
+        out=out_path,
+        overwrite=overwrite,
+    )
+    click.echo(format_metrics(metrics))

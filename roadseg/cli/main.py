@@ -8,13 +8,14 @@ the edge, and nowhere else.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from typing import Any
 
 import click
 
 from roadseg import __version__
-from roadseg.cli.options import verbosity_options
+from roadseg.cli.options import accept_verbosity, verbosity_options
 from roadseg.errors import RoadsegError
 from roadseg.log import configure_logging
 
@@ -40,18 +41,43 @@ class RoadsegGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return accept_verbosity(getattr(importlib.import_module(module_name), attr))
 
     def invoke(self, ctx: click.Context) -> Any:
+        previous = _handle_sigterm()
         try:
             return super().invoke(ctx)
         except RoadsegError as exc:
             if ctx.obj and ctx.obj.get("verbosity", 0) > 0:
                 raise
             raise click.ClickException(str(exc)) from None
+        except Terminated:
+            click.echo("Aborted: terminated (SIGTERM); no partial output was kept.", err=True)
+            sys.exit(128 + signal.SIGTERM)
         except KeyboardInterrupt:
             click.echo("Aborted: interrupted; no partial output was kept.", err=True)
             sys.exit(130)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C: every
+    ``finally`` runs and temporary outputs are removed."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _handle_sigterm() -> Any:
+    """Make SIGTERM (systemd, kill) behave like Ctrl-C; return the previous handler."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None  # signals can only be handled in the main thread
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 @click.group(cls=RoadsegGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,6 +10,7 @@ Each is a decorator, so a command lists the options it takes::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -212,3 +213,39 @@ def vector_tuning_options(func: F) -> F:
 def pop_vector_tuning(options: dict[str, Any]) -> dict[str, Any]:
     """Remove the centreline tuning values from ``options`` and return them."""
     return {key: options.pop(key) for key in VECTOR_TUNING_KEYS if key in options}
+
+
+def accept_verbosity(command: click.Command) -> click.Command:
+    """Let ``command`` take ``-v``/``-q`` after its name too (``roadseg run x.tif -v``).
+
+    They add to those given before the command; logging is configured again with the
+    total. Applied once per command, by the group that loads it.
+    """
+    if getattr(command, "_roadseg_verbosity", False) or command.callback is None:
+        return command
+    callback = command.callback
+    command.params.extend(
+        [
+            click.Option(
+                ["-v", "--verbose"], count=True, help="More output; -v also shows tracebacks."
+            ),
+            click.Option(
+                ["-q", "--quiet"], count=True, help="Less output (repeat for less still)."
+            ),
+        ]
+    )
+
+    @functools.wraps(callback)
+    def wrapped(*args: Any, verbose: int = 0, quiet: int = 0, **kwargs: Any) -> Any:
+        if verbose or quiet:
+            from roadseg.log import configure_logging
+
+            root = click.get_current_context().find_root()
+            root.ensure_object(dict)
+            root.obj["verbosity"] = root.obj.get("verbosity", 0) + verbose - quiet
+            configure_logging(root.obj["verbosity"])
+        return callback(*args, **kwargs)
+
+    command.callback = wrapped
+    command._roadseg_verbosity = True  # type: ignore[attr-defined]
+    return command

@@ -27,6 +27,7 @@ VECTOR_TUNING_FLAGS = {name: flag for flag, name, _, _ in VECTOR_TUNING}
 @click.command()
 @click.argument("scene", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
+    "-o",
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -68,7 +69,7 @@ def run(
       roadseg run scene.tif --prob-out probs.tif --tta --device cuda
       roadseg run plain.png --gsd 0.5 --out roads.gpkg
     """
-    from roadseg.log import get_logger
+    from roadseg.log import get_logger, plural
     from roadseg.pipeline import run_scene
 
     vector_options = pop_vector_tuning(options)
@@ -102,10 +103,10 @@ def run(
     if result.vectors is not None:
         v = result.vectors
         log.info(
-            "roads: %s (%d roads, %d junctions, %.1f km)",
+            "roads: %s (%s, %s, %.1f km)",
             v.path,
-            v.n_roads,
-            v.n_junctions,
+            plural(v.n_roads, "road"),
+            plural(v.n_junctions, "junction"),
             v.total_length_m / 1000,
         )
 

@@ -24,6 +24,7 @@ from roadseg.cli.options import device_option, overwrite_option
     "share of crops. See docs/training.md.",
 )
 @click.option(
+    "-o",
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -54,6 +55,13 @@ from roadseg.cli.options import device_option, overwrite_option
 @click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--weight-decay", default=1e-4, show_default=True, type=click.FloatRange(min=0))
 @click.option("--dice-weight", default=1.0, show_default=True, type=click.FloatRange(min=0))
+@click.option(
+    "--cldice-weight",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Weight of the soft centreline-Dice loss, which punishes broken roads.",
+)
 @click.option(
     "--eval-every",
     default=250,
@@ -121,6 +129,7 @@ def train(
     lr: float,
     weight_decay: float,
     dice_weight: float,
+    cldice_weight: float,
     eval_every: int,
     max_minutes: float | None,
     seed: int,
@@ -158,6 +167,7 @@ def train(
         lr=lr,
         weight_decay=weight_decay,
         dice_weight=dice_weight,
+        cldice_weight=cldice_weight,
         eval_every=eval_every,
         max_minutes=max_minutes,
         seed=seed,

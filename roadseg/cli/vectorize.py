@@ -61,16 +61,21 @@ from roadseg.cli.options import (
 @overwrite_option
 @progress_option
 def vectorize(probs: Path, out: Path, **kwargs: Any) -> None:
-    """Turn a road-probability raster (PROBS, from 'roadseg run') into road centrelines.
+    """Turn a road-probability raster (PROBS) into road centrelines.
+
+    PROBS is a probability raster from 'roadseg run', or another single-band one:
+    0-1 floats, 0-255 bytes, or a 0/1 or 0/255 road mask (its nodata is honoured).
 
     \b
     Example:
       roadseg vectorize probs.tif --out roads.gpkg --preview roads.png
     """
+    from roadseg.log import plural
     from roadseg.vector import vectorize as run_vectorize
 
     result = run_vectorize(probs, out, **kwargs)
     click.echo(
-        f"{result.path}: {result.n_roads} roads, {result.n_junctions} junctions, "
+        f"{result.path}: {plural(result.n_roads, 'road')}, "
+        f"{plural(result.n_junctions, 'junction')}, "
         f"{result.total_length_m / 1000:.2f} km ({result.crs})"
     )

@@ -45,6 +45,7 @@ def score_scenes(
     cases: Sequence[SceneCase],
     device: str = "cpu",
     keep_dir: str | os.PathLike[str] | None = None,
+    previews: bool = False,
 ) -> dict[str, Any]:
     """Run ``model`` on every case and score the networks.
 
@@ -52,7 +53,8 @@ def score_scenes(
         model: shipped weights name or checkpoint path.
         cases: the scenes.
         device: where the model runs.
-        keep_dir: folder to keep each ``STEM.gpkg`` in; ``None`` deletes them.
+        keep_dir: folder to keep each ``GROUP-STEM.gpkg`` in; ``None`` deletes them.
+        previews: also draw ``GROUP-STEM.png`` (roads over the scene) in ``keep_dir``.
 
     Returns:
         ``{"scenes": {stem: {...}}, "groups": {group: mean APLS}, "mean_apls": ...}``;
@@ -66,7 +68,10 @@ def score_scenes(
         folder.mkdir(parents=True, exist_ok=True)
         for case in cases:
             out = folder / f"{case.group}-{case.stem}.gpkg"
-            result = run_scene(case.scene, out, model=model, device=device, overwrite=True)
+            preview = out.with_suffix(".png") if previews and keep_dir is not None else None
+            result = run_scene(
+                case.scene, out, model=model, device=device, overwrite=True, preview=preview
+            )
             assert result.vectors is not None
             entry: dict[str, Any] = {
                 "group": case.group,

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import rasterio
 import torch
-from rasterio.windows import Window
+from rasterio.windows import Window, subdivide
 
 from roadseg.device import resolve_device
-from roadseg.errors import InputNotFoundError, InvalidInputError
+from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
 from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.inference.grid_predict import predict_grid
 from roadseg.inference.predictor import run_model
@@ -178,10 +178,12 @@ def evaluate_probability_raster(
                     f"prediction is {pred.width}x{pred.height}; give a mask on the same grid "
                     "or road vectors"
                 )
-            for top in range(0, pred.height, STRIP_ROWS):
-                y0 = max(0, top - slack)
-                y1 = min(pred.height, top + STRIP_ROWS + slack)
-                window = Window(0, y0, pred.width, y1 - y0)
+            full = Window(0, 0, pred.width, pred.height)
+            for core in subdivide(full, STRIP_ROWS, pred.width):  # (height, width)
+                # the strip and ``slack`` rows either side, which the relaxed scores see
+                window = Window(
+                    0, core.row_off - slack, pred.width, core.height + 2 * slack
+                ).intersection(full)
                 stored = pred.read(1, window=window)
                 prob = decode_probability(stored) if stored.dtype == np.uint8 else stored
                 valid = np.isfinite(prob)
@@ -197,9 +199,9 @@ def evaluate_probability_raster(
                 else:
                     assert mask_src is not None
                     truth_mask = mask_src.read(1, window=window) > 0
-                counted = valid.copy()
-                counted[: top - y0] = False
-                counted[top - y0 + min(STRIP_ROWS, pred.height - top) :] = False
+                counted = np.zeros_like(valid)
+                inside = slice(core.row_off - window.row_off, None)
+                counted[inside][: core.height] = valid[inside][: core.height]
                 acc.update(prob, truth_mask, counted)
         finally:
             if mask_src is not None:
@@ -216,14 +218,76 @@ def evaluate_vectors(
     for path in (prediction, truth):
         if not Path(path).exists():
             raise InputNotFoundError(f"{path}: file not found")
-    try:
-        apls = importlib.import_module("roadseg.evaluation.apls")
-    except ImportError:
-        raise InvalidInputError(
-            "comparing two vector files needs roadseg.evaluation.apls, which this "
-            "installation does not have"
-        ) from None
-    return dict(apls.evaluate_vector_files(prediction, truth))
+    from roadseg.evaluation.apls import evaluate_vector_files
+
+    return dict(evaluate_vector_files(prediction, truth))
+
+
+def evaluate(
+    *,
+    prediction: str | os.PathLike[str] | None = None,
+    truth: str | os.PathLike[str] | None = None,
+    sources: Sequence[str] = (),
+    model: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    threshold: float | None = None,
+    slack: int = 3,
+    buffer_m: float = 3.5,
+    layer: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Score whatever is given, as ``roadseg evaluate`` does, and optionally save it.
+
+    * ``sources`` (data source specs): ``model`` (default: the shipped weights for the
+      device) on labelled data;
+    * ``prediction`` and ``truth`` vector files: APLS of two networks;
+    * a ``prediction`` raster and a ``truth`` (vectors or mask): pixel scores.
+
+    Args:
+        out: a JSON file to write the metrics to (written whole, then renamed).
+        overwrite: replace an existing ``out``.
+
+    Raises:
+        InvalidParameterError: both or neither of ``sources`` and the files, or a
+            vector ``prediction`` with a raster ``truth``.
+    """
+    from roadseg.io.atomic import atomic_output, check_not_input, check_output_path
+
+    files = [Path(f) for f in (prediction, truth) if f is not None]
+    if out is not None:
+        check_not_input(out, files)
+        check_output_path(out, overwrite)
+    if bool(sources) == bool(files) or (files and len(files) != 2):
+        raise InvalidParameterError(
+            "give either a prediction and its truth, or data sources for a model"
+        )
+    if sources:
+        from roadseg.data.spec import parse_source_spec
+        from roadseg.models import default_weights_name
+
+        dev = resolve_device(device)
+        metrics = evaluate_model(
+            model or default_weights_name(dev),
+            [parse_source_spec(s) for s in sources],
+            device=dev,
+            threshold=threshold,
+            slack=slack,
+        )
+    elif is_vector_file(files[0]) and is_vector_file(files[1]):
+        metrics = evaluate_vectors(files[0], files[1])
+    elif is_vector_file(files[0]):
+        raise InvalidParameterError(
+            f"{files[0]}: a vector prediction needs a vector truth (got {files[1]})"
+        )
+    else:
+        metrics = evaluate_probability_raster(
+            files[0], files[1], threshold=threshold, slack=slack, buffer_m=buffer_m, layer=layer
+        )
+    if out is not None:
+        with atomic_output(out, overwrite=overwrite) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    return metrics
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:

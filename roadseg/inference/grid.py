@@ -1,36 +1,47 @@
-"""The working grid: the scene's footprint at the model's resolution."""
+"""The working grid: the scene's footprint in square pixels of the model's resolution."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from roadseg.errors import InvalidParameterError
+from roadseg.errors import InvalidInputError, InvalidParameterError
+from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
 from roadseg.raster.gsd import pixel_size_m
 from roadseg.raster.scene import SceneInfo
 
 #: Largest working grid side accepted (guards against a wildly wrong --gsd).
 MAX_GRID_SIDE = 1 << 20
+#: A working grid with a side shorter than this gets a warning from ``roadseg run``:
+#: the model sees little more than its own receptive field.
+SMALL_GRID_SIDE = 96
+#: Largest angle between a pixel's axes and a right angle that is still a rotation
+#: (the transform has no shear worth resampling for).
+MAX_SHEAR_DEG = 0.5
 
 
 @dataclass(frozen=True)
 class WorkingGrid:
     """The grid probabilities are computed and written on.
 
-    It covers exactly the scene's footprint, in the scene's CRS, with pixels of the
-    model's ground sample distance: ``transform = scene.transform * scale(sx, sy)``
-    where ``sx = scene.width / width`` and ``sy = scene.height / height``.
+    It covers exactly the scene's footprint, in the scene's CRS, with square pixels of
+    (very nearly) the model's ground sample distance: ``transform = scene.transform *
+    scale(sx, sy)`` where ``sx = scene.width / width`` and ``sy = scene.height /
+    height``. A scene with non-square pixels (2 m x 1 m) is resampled by a different
+    factor along each axis.
 
     Attributes:
         width, height: size in pixels.
-        transform: pixel-to-CRS transform (pixel coordinates of the scene for a plain
-            image).
+        transform: pixel-to-CRS transform; for a plain image, pixel coordinates of the
+            scene with y = -row (see :data:`PLAIN_IMAGE_TRANSFORM`).
         crs: the scene's CRS, or ``None``.
-        scale_x, scale_y: scene pixels per working pixel.
-        gsd_m: ground sample distance of a working pixel in metres.
+        scale_x, scale_y: scene pixels per working pixel, along columns and rows.
+        gsd_m: ground sample distance of a working pixel in metres (mean of both axes).
+        res_m: size of a working pixel in metres along columns and rows.
     """
 
     width: int
@@ -40,6 +51,7 @@ class WorkingGrid:
     scale_x: float
     scale_y: float
     gsd_m: float
+    res_m: tuple[float, float] | None = None
 
     @property
     def resampled(self) -> bool:
@@ -55,44 +67,81 @@ class WorkingGrid:
         )
 
 
-def working_grid(scene: SceneInfo, model_gsd_m: float) -> WorkingGrid:
-    """The grid at ``model_gsd_m`` over the footprint of ``scene``.
+def scene_pixel_size_m(scene: SceneInfo) -> tuple[float, float]:
+    """A scene pixel's size in metres along columns and rows.
 
-    Pixels are square on the ground: each axis is resampled by its own factor, the
-    pixel's width (height) in metres over ``model_gsd_m``, so a scene with 2 m x 1 m
-    pixels, or a lon/lat scene away from the equator, is not distorted. A declared
-    ``scene.gsd_m`` rescales both axes and keeps their ratio. Sizes are rounded to
-    whole pixels and the transform is scaled so the footprint is the scene's exactly.
+    The scene's ``gsd_m`` (declared with ``--gsd`` or measured) sets the mean; the file's
+    transform sets the aspect, so a declared resolution keeps non-square pixels
+    non-square. A plain image's pixels are square.
     """
-    if not model_gsd_m > 0:
-        raise InvalidParameterError(f"the model's gsd_m must be positive, got {model_gsd_m}")
     measured = (
         pixel_size_m(scene.crs, scene.transform, scene.width, scene.height)
         if scene.georeferenced
         else None
     )
-    if measured is None:
-        px_w = px_h = scene.gsd_m
-    else:
-        ratio = scene.gsd_m / ((measured[0] + measured[1]) / 2)
-        px_w, px_h = measured[0] * ratio, measured[1] * ratio
-    factor_x, factor_y = px_w / model_gsd_m, px_h / model_gsd_m
-    if abs(factor_x - 1.0) < 1e-3 and abs(factor_y - 1.0) < 1e-3:
-        factor_x = factor_y = 1.0
-    width = max(1, round(scene.width * factor_x))
-    height = max(1, round(scene.height * factor_y))
+    if not measured or not all(math.isfinite(v) and v > 0 for v in measured):
+        return scene.gsd_m, scene.gsd_m
+    k = scene.gsd_m / ((measured[0] + measured[1]) / 2)
+    return measured[0] * k, measured[1] * k
+
+
+def check_shear(scene: SceneInfo) -> None:
+    """Refuse a transform whose pixel axes are not perpendicular (a sheared grid).
+
+    Rotation is fine (the working grid is rotated with the scene); shear would make
+    the model see slanted, non-square pixels.
+
+    Raises:
+        InvalidInputError: the axes are more than :data:`MAX_SHEAR_DEG` off square.
+    """
+    t = scene.transform
+    norm = math.hypot(t.a, t.d) * math.hypot(t.b, t.e)
+    if not norm:
+        raise InvalidInputError(f"{scene.path}: the geotransform is degenerate ({tuple(t)[:6]})")
+    off = math.degrees(math.asin(min(1.0, abs(t.a * t.b + t.d * t.e) / norm)))
+    if off > MAX_SHEAR_DEG:
+        raise InvalidInputError(
+            f"{scene.path}: the geotransform is sheared ({off:.1f} degrees off square); "
+            "warp the scene to a north-up grid first (gdalwarp scene.tif north_up.tif)"
+        )
+
+
+def working_grid(scene: SceneInfo, model_gsd_m: float) -> WorkingGrid:
+    """The grid of square ``model_gsd_m`` pixels over the footprint of ``scene``.
+
+    Each axis is resampled by its own factor (``scene pixel size / model_gsd_m``);
+    sizes are rounded to whole pixels and the transform is scaled so the footprint is
+    the scene's exactly.
+
+    Raises:
+        InvalidParameterError: a bad model resolution, or a grid too large to be right.
+        InvalidInputError: a sheared geotransform.
+    """
+    if not model_gsd_m > 0:
+        raise InvalidParameterError(f"the model's gsd_m must be positive, got {model_gsd_m}")
+    if scene.georeferenced:
+        check_shear(scene)
+    res_x, res_y = scene_pixel_size_m(scene)
+    fx, fy = res_x / model_gsd_m, res_y / model_gsd_m
+    if abs(fx - 1.0) < 1e-3 and abs(fy - 1.0) < 1e-3:
+        fx = fy = 1.0
+    width = max(1, round(scene.width * fx))
+    height = max(1, round(scene.height * fy))
     if max(width, height) > MAX_GRID_SIDE:
         raise InvalidParameterError(
-            f"resampling {scene.gsd_m:g} m to the model's {model_gsd_m:g} m would make a "
+            f"resampling {res_x:g} x {res_y:g} m to the model's {model_gsd_m:g} m would make a "
             f"{width}x{height} grid; check --gsd"
         )
     sx, sy = scene.width / width, scene.height / height
+    base = scene.transform if scene.georeferenced else PLAIN_IMAGE_TRANSFORM
+    res = (res_x * sx, res_y * sy)
     return WorkingGrid(
         width=width,
         height=height,
-        transform=scene.transform @ Affine.scale(sx, sy),
+        transform=base @ Affine.scale(sx, sy),
         crs=scene.crs,
         scale_x=sx,
         scale_y=sy,
-        gsd_m=(px_w * sx + px_h * sy) / 2,
+        gsd_m=(res[0] + res[1]) / 2,
+        res_m=res,
     )

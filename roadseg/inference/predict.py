@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import rasterio
 import torch
 from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning
 from tqdm.auto import tqdm
 
 from roadseg import __version__
@@ -25,12 +27,21 @@ from roadseg.inference.defaults import (
     DEFAULT_TILE_SIZE,
 )
 from roadseg.inference.engine import resolve_engine
+from roadseg.inference.grid import SMALL_GRID_SIDE, scene_pixel_size_m
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec, get_predictor, release_engines
 from roadseg.inference.schedule import check_scheduler, run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
-from roadseg.io.atomic import atomic_output, check_output_path, temporary_sibling
-from roadseg.log import get_logger
+from roadseg.io.atomic import (
+    atomic_output,
+    check_output_path,
+    final_name,
+    is_temporary,
+    remove_quietly,
+    temporary_sibling,
+)
+from roadseg.io.gdal import gdal_errors
+from roadseg.log import get_logger, plural
 from roadseg.models import (
     default_weights_name,
     get_architecture,
@@ -38,6 +49,8 @@ from roadseg.models import (
     resolve_checkpoint,
 )
 from roadseg.raster import probability as P
+from roadseg.raster.normalize import STATS_WINDOW, STATS_WINDOWED_PIXELS, STATS_WINDOWS
+from roadseg.raster.scene import open_dataset
 
 log = get_logger(__name__)
 
@@ -80,6 +93,43 @@ class PredictionResult:
     device: str
     engine: str = "torch"
     stages: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def _size_text(res: tuple[float, float]) -> str:
+    """``"1.5"`` for square pixels, ``"2 x 1"`` for others."""
+    if abs(res[0] - res[1]) <= 1e-3 * max(res):
+        return f"{(res[0] + res[1]) / 2:.3g}"
+    return f"{res[0]:.3g} x {res[1]:.3g}"
+
+
+def _log_stats_read(scene: str | os.PathLike[str]) -> None:
+    """Say what the statistics read will cost before it starts (minutes for a huge
+    scene without overviews). Reads only the header."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with open_dataset(scene) as src:
+            _announce_stats_read(src)
+
+
+def _announce_stats_read(src: rasterio.io.DatasetReader) -> None:
+    pixels = src.width * src.height
+    overviews = src.overviews(1) if src.count else []
+    log.info(
+        "%s: reading band statistics from a sample of the scene (%s)",
+        Path(src.name).name,
+        f"{len(overviews)} overview level(s)" if overviews else "no overviews",
+    )
+    if not overviews and pixels > STATS_WINDOWED_PIXELS:
+        log.info(
+            "%s: %dx%d px and no overviews: statistics from %d windows of %d px across it "
+            "(overviews would let them cover every pixel: gdaladdo -r average %s)",
+            Path(src.name).name,
+            src.width,
+            src.height,
+            STATS_WINDOWS**2,
+            STATS_WINDOW,
+            Path(src.name).name,
+        )
 
 
 def _check_int(name: str, value: int, minimum: int) -> int:
@@ -151,7 +201,10 @@ def predict_scene(
     target = check_output_path(prob_out, overwrite)
     # GDAL's default block cache (5 % of RAM) would keep a scene's blocks, and the
     # output's, and grow with the scene.
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
+    with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
+        gdal_errors(reading=[scene], writing=[target]),
+    ):
         return _predict(
             scene,
             target,
@@ -210,6 +263,7 @@ def _predict(
         model if model is not None else default_weights_name(model_device)
     )
     meta = read_metadata(checkpoint)
+    _log_stats_read(scene)  # prepare_scene reads the statistics: minutes on a huge scene
     info, spec = prepare_scene(
         scene,
         in_channels=meta.in_channels,
@@ -219,6 +273,15 @@ def _predict(
         gsd=gsd,
     )
     grid = spec.grid
+    if min(grid.width, grid.height) < SMALL_GRID_SIDE:
+        log.warning(
+            "%s: the working grid is only %dx%d px at %.3g m; the model sees little "
+            "context and may find no roads (for a plain image, check --gsd)",
+            info.path.name,
+            grid.width,
+            grid.height,
+            meta.gsd_m,
+        )
     layout = Layout.create(
         grid.width,
         grid.height,
@@ -231,18 +294,18 @@ def _predict(
         batch_size = DEFAULT_BATCH_SIZE["cuda" if device_name.startswith("cuda") else "cpu"]
     model_name = meta.name or Path(checkpoint).stem
     log.info(
-        "%s: %dx%d px at %.3g m -> %dx%d px at %.3g m; %d tiles of %dx%d px in %d blocks; "
-        "model %s on %s (%s)",
+        "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s "
+        "(%s)",
         info.path.name,
         info.width,
         info.height,
-        info.gsd_m,
+        _size_text(scene_pixel_size_m(info)),
         grid.width,
         grid.height,
         grid.gsd_m,
-        layout.n_tiles,
+        plural(layout.n_tiles, "tile"),
         *layout.tile_shape,
-        layout.n_blocks,
+        plural(layout.n_blocks, "block"),
         model_name,
         device_name,
         engine_name,
@@ -264,8 +327,15 @@ def _predict(
         P.TAG_VERSION: __version__,
         P.TAG_SOURCE: info.path.name,
     }
-    with atomic_output(target, overwrite=overwrite) as final_tmp:
-        raw = temporary_sibling(final_tmp)
+    # A temporary target (the probabilities of 'run --out' alone) is written directly:
+    # it is already a temporary name, and is never published.
+    publishing = (
+        contextlib.nullcontext(target)
+        if is_temporary(target)
+        else atomic_output(target, overwrite=overwrite)
+    )
+    with publishing as final_tmp:
+        raw = temporary_sibling(target, role="raw")
         try:
             with (
                 ProbabilityWriter(raw, grid, layout, tags) as writer,
@@ -291,11 +361,12 @@ def _predict(
             write_cog(raw, final_tmp)
             stages["cog"] = time.perf_counter() - tick
         finally:
-            for leftover in (raw, raw.with_name(raw.name + ".aux.xml")):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+            remove_quietly([raw])
     seconds = time.perf_counter() - started
-    log.info("wrote %s in %.1f s", target, seconds)
+    if is_temporary(target):  # the probabilities of 'run --out' alone: not an output
+        log.info("%s: probabilities computed in %.1f s", final_name(target), seconds)
+    else:
+        log.info("wrote %s in %.1f s", target, seconds)
     return PredictionResult(
         path=target,
         width=grid.width,

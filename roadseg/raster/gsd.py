@@ -7,7 +7,7 @@ import math
 from affine import Affine
 from pyproj import CRS, Geod
 
-from roadseg.errors import InvalidInputError
+from roadseg.raster.crs import metres_per_unit
 
 _WGS84 = Geod(ellps="WGS84")
 
@@ -28,9 +28,7 @@ def pixel_size_m(
         ex, ey = transform @ (width / 2 + 1, height / 2)
         sx, sy = transform @ (width / 2, height / 2 + 1)
         return float(_WGS84.inv(cx, cy, ex, ey)[2]), float(_WGS84.inv(cx, cy, sx, sy)[2])
-    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    if not factor or not math.isfinite(factor):
-        raise InvalidInputError(f"CRS {crs.to_string()} has no usable linear unit")
+    factor = metres_per_unit(crs)
     return (
         float(math.hypot(transform.a, transform.d) * factor),
         float(math.hypot(transform.b, transform.e) * factor),

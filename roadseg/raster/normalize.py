@@ -16,11 +16,19 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rasterio.windows import Window
 
 from roadseg.errors import InvalidParameterError
 
 #: Pixels read to estimate the statistics of a scene (a decimated overview).
 STATS_MAX_PIXELS = 1 << 20
+#: Above this many pixels, a scene without overviews is sampled in windows: a
+#: decimated read of it would still decode every block of the file.
+STATS_WINDOWED_PIXELS = 10_000 * 10_000
+#: The windowed sample: a grid of STATS_WINDOWS x STATS_WINDOWS windows of
+#: STATS_WINDOW x STATS_WINDOW full-resolution pixels, evenly spaced.
+STATS_WINDOWS = 16
+STATS_WINDOW = 64
 
 
 @dataclass(frozen=True)
@@ -93,8 +101,16 @@ def scene_band_stats(
 
     Memory is bounded by ``max_pixels`` whatever the scene size. No-data, internal
     masks and alpha are excluded, and so are pixels whose bands all equal ``nodata``.
+    A scene of over ``STATS_WINDOWED_PIXELS`` without overviews is sampled instead in
+    a grid of small full-resolution windows, so the time does not grow with its size.
     """
-    scale = max(1.0, math.sqrt(dataset.width * dataset.height / max_pixels))
+    pixels = dataset.width * dataset.height
+    if pixels > STATS_WINDOWED_PIXELS and not dataset.overviews(bands[0]):
+        data, valid = _windowed_sample(dataset, bands)
+        if nodata is not None:
+            valid &= ~np.all(data == nodata, axis=0)
+        return compute_band_stats(data, valid, normalization)
+    scale = max(1.0, math.sqrt(pixels / max_pixels))
     out_h = max(1, round(dataset.height / scale))
     out_w = max(1, round(dataset.width / scale))
     data = dataset.read(
@@ -104,6 +120,25 @@ def scene_band_stats(
     if nodata is not None:
         valid &= ~np.all(data == nodata, axis=0)
     return compute_band_stats(data, valid, normalization)
+
+
+def _windowed_sample(
+    dataset: rasterio.io.DatasetReader, bands: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A ``STATS_WINDOWS``-square grid of windows, tiled side by side into one array."""
+    n, side = STATS_WINDOWS, STATS_WINDOW
+    data = np.zeros((len(bands), n * side, n * side), dtype=dataset.dtypes[bands[0] - 1])
+    valid = np.zeros((n * side, n * side), dtype=bool)
+    h, w = min(side, dataset.height), min(side, dataset.width)
+    for i in range(n):
+        top = round((dataset.height - h) * (i + 0.5) / n)
+        for j in range(n):
+            left = round((dataset.width - w) * (j + 0.5) / n)
+            window = Window(left, top, w, h)
+            rows, cols = slice(i * side, i * side + h), slice(j * side, j * side + w)
+            data[:, rows, cols] = dataset.read(list(bands), window=window)
+            valid[rows, cols] = dataset.dataset_mask(window=window) > 0
+    return data, valid
 
 
 def normalize(array: np.ndarray, stats: BandStats) -> np.ndarray:

@@ -9,12 +9,13 @@ import geopandas as gpd
 import numpy as np
 from affine import Affine
 from pyproj import CRS
-from pyproj.aoi import AreaOfInterest
-from pyproj.database import query_utm_crs_info
 from rasterio.features import rasterize
 from rasterio.transform import array_bounds
 
 from roadseg.errors import InputNotFoundError, InvalidInputError
+from roadseg.raster.crs import local_metric_crs, metres_per_unit
+
+__all__ = ["local_metric_crs", "rasterize_roads", "read_roads"]
 
 #: CRS assumed for vector files that declare none (GeoJSON's default).
 DEFAULT_VECTOR_CRS = "EPSG:4326"
@@ -44,21 +45,6 @@ def read_roads(path: str | os.PathLike[str], layer: str | None = None) -> gpd.Ge
     return frame[~frame.geometry.is_empty & frame.geometry.notna()]
 
 
-def local_metric_crs(crs: CRS | str, bounds: tuple[float, float, float, float]) -> CRS:
-    """``crs`` itself when it is projected, else the UTM zone of ``bounds`` (lon/lat)."""
-    crs = CRS.from_user_input(crs)
-    if crs.is_projected:
-        return crs
-    west, south, east, north = bounds
-    infos = query_utm_crs_info(
-        datum_name="WGS 84",
-        area_of_interest=AreaOfInterest(west, south, east, north),
-    )
-    if not infos:
-        raise InvalidInputError(f"no UTM zone covers the bounds {bounds}")
-    return CRS.from_epsg(int(infos[0].code))
-
-
 def rasterize_roads(
     roads: gpd.GeoDataFrame,
     crs: CRS | str,
@@ -83,8 +69,7 @@ def rasterize_roads(
         metric = local_metric_crs(crs, array_bounds(shape[0], shape[1], transform))
         shapes = roads.to_crs(metric).buffer(buffer_m).to_crs(crs)
     else:
-        factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-        shapes = roads.to_crs(crs).buffer(buffer_m / factor)
+        shapes = roads.to_crs(crs).buffer(buffer_m / metres_per_unit(crs))
     shapes = [g for g in shapes if g is not None and not g.is_empty]
     if shapes:
         rasterize(

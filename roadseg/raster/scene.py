@@ -163,7 +163,8 @@ def select_bands(
         bad = [b for b in chosen if not 1 <= b <= src.count]
         if bad:
             raise InvalidParameterError(
-                f"band {bad[0]} is out of range: the scene has {src.count} band(s), "
+                f"{Path(src.name).name}: band {bad[0]} is out of range: the scene has "
+                f"{src.count} band(s), "
                 f"numbered 1 to {src.count}"
             )
         if len(chosen) == 1 and in_channels > 1:
@@ -184,7 +185,8 @@ def select_bands(
         return (colour[0],) * in_channels
     if len(colour) < in_channels:
         raise InvalidInputError(
-            f"the scene has {len(colour)} band(s) but the model takes {in_channels}; "
+            f"{Path(src.name).name}: the scene has {len(colour)} colour band(s) but the "
+            f"model takes {in_channels}; "
             "choose bands with --bands"
         )
     log.warning(

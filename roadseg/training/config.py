@@ -31,6 +31,7 @@ class TrainConfig:
         lr: peak learning rate of AdamW.
         weight_decay: AdamW weight decay.
         dice_weight: weight of the Dice term added to the BCE.
+        cldice_weight: weight of the soft centreline-Dice term (topology; 0: off).
         eval_every: steps between validations (an "epoch" here).
         max_minutes: wall-clock budget; the run stops cleanly when it is spent.
         seed: seed of every random generator.
@@ -62,6 +63,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     dice_weight: float = 1.0
+    cldice_weight: float = 0.0
     eval_every: int = 250
     max_minutes: float | None = None
     seed: int = 0
@@ -111,6 +113,7 @@ class TrainConfig:
             "lr": self.lr,
             "weight_decay": self.weight_decay,
             "dice_weight": self.dice_weight,
+            "cldice_weight": self.cldice_weight,
             "eval_every": self.eval_every,
             "max_minutes": self.max_minutes,
             "seed": self.seed,

@@ -23,10 +23,6 @@ Outputs in ``config.out_dir``:
 from __future__ import annotations
 
 import json
-import math
-import os
-import platform
-import random
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,7 +42,8 @@ from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, build, load, save_checkpoint
 from roadseg.models.base import SegmentationModel
 from roadseg.training.config import TrainConfig
-from roadseg.training.loss import bce_dice_loss
+from roadseg.training.environment import hardware, lr_factor, seed_everything
+from roadseg.training.loss import bce_dice_loss, soft_cldice_loss
 from roadseg.training.plot import plot_learning_curve
 from roadseg.training.state import load_training_state, save_training_state
 
@@ -78,37 +75,6 @@ class TrainingData:
     val_images: list[LabelledImage]
     val_scenes: list[SceneCase]
     split: dict[str, dict[str, list[str]]]
-
-
-def lr_factor(step: int, total: int, warmup: int) -> float:
-    """Linear warm-up to 1, then cosine decay to 0 at ``total`` steps."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA)"
-    return f"CPU {_cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
 def load_training_data(config: TrainConfig) -> TrainingData:
@@ -253,7 +219,7 @@ class _Run:
             "config": config.to_record(),
             "split": data.split,
             "command": command,
-            "hardware": _hardware(device),
+            "hardware": hardware(device),
             "torch": torch.__version__,
         }
 
@@ -293,6 +259,8 @@ class _Run:
         with torch.autocast(self.device.type, enabled=self.use_amp):
             logits = self.model(x)
         loss = bce_dice_loss(logits, y, v, dice_weight=self.config.dice_weight)
+        if self.config.cldice_weight > 0:
+            loss = loss + self.config.cldice_weight * soft_cldice_loss(logits, y, v)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

@@ -7,6 +7,8 @@ import shapely
 from affine import Affine
 from pyproj import CRS, Geod
 
+from roadseg.raster.crs import metres_per_unit
+
 _GEOD = Geod(ellps="WGS84")
 
 
@@ -23,7 +25,5 @@ def line_lengths_m(lines: np.ndarray | list[shapely.LineString], crs: CRS | None
         return np.zeros(0)
     if crs is not None and crs.is_geographic:
         return np.array([_GEOD.geometry_length(g) for g in lines], dtype=np.float64)
-    factor = 1.0
-    if crs is not None and crs.axis_info:
-        factor = crs.axis_info[0].unit_conversion_factor or 1.0
+    factor = 1.0 if crs is None else metres_per_unit(crs)
     return shapely.length(lines) * factor

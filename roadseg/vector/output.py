@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,18 +24,25 @@ GPKG_VERSION = "1.2"
 
 def write_geopackage(roads: gpd.GeoDataFrame, junctions: gpd.GeoDataFrame, path: Path) -> None:
     """Write both layers (spatial index on, empty layers allowed) and the styles."""
-    for i, (layer, gdf, gtype) in enumerate(
-        ((ROADS_LAYER, roads, "LineString"), (JUNCTIONS_LAYER, junctions, "Point"))
-    ):
-        pyogrio.write_dataframe(
-            gdf,
-            path,
-            layer=layer,
-            driver="GPKG",
-            geometry_type=gtype,
-            promote_to_multi=False,
-            append=False,
-            layer_options={"SPATIAL_INDEX": "YES", "FID": "fid", "GEOMETRY_NAME": GEOMETRY_COLUMN},
-            dataset_options={"VERSION": GPKG_VERSION} if i == 0 else None,
-        )
+    with warnings.catch_warnings():
+        # A plain image's roads have no CRS on purpose; roadseg has said so already.
+        warnings.filterwarnings("ignore", message=".*crs.*not provided", category=UserWarning)
+        for i, (layer, gdf, gtype) in enumerate(
+            ((ROADS_LAYER, roads, "LineString"), (JUNCTIONS_LAYER, junctions, "Point"))
+        ):
+            pyogrio.write_dataframe(
+                gdf,
+                path,
+                layer=layer,
+                driver="GPKG",
+                geometry_type=gtype,
+                promote_to_multi=False,
+                append=False,
+                layer_options={
+                    "SPATIAL_INDEX": "YES",
+                    "FID": "fid",
+                    "GEOMETRY_NAME": GEOMETRY_COLUMN,
+                },
+                dataset_options={"VERSION": GPKG_VERSION} if i == 0 else None,
+            )
     write_layer_styles(Path(path), geometry_column=GEOMETRY_COLUMN)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import math
+import warnings
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from affine import Affine
 from PIL import Image, ImageDraw
 from pyproj import CRS, Transformer
-from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
+from rio_tiler.io import Reader
 
 from roadseg.io.atomic import atomic_output
+from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
 
 #: The longest side of the preview, in pixels; the background read never exceeds
 #: (this)^2 pixels per band.
@@ -20,16 +21,21 @@ MAX_PREVIEW_SIDE = 1600
 
 
 def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | None]:
-    with rasterio.open(path) as src:
-        scale = max(src.width, src.height) / max_side
-        scale = max(scale, 1.0)
-        w, h = max(1, math.floor(src.width / scale)), max(1, math.floor(src.height / scale))
-        bands = [1, 2, 3] if src.count >= 3 else [1]
-        data = src.read(
-            bands, out_shape=(len(bands), h, w), resampling=Resampling.average, masked=True
-        )
-        transform = src.transform @ Affine.scale(src.width / w, src.height / h)
+    # rio-tiler's decimated preview (overviews when the file has them, masks applied).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain image: known
+        reader = Reader(str(path))
+    with reader:
+        src = reader.dataset
+        bands = (1, 2, 3) if src.count >= 3 else (1,)
+        image = reader.preview(indexes=bands, max_size=max_side, resampling_method="average")
+        data = image.array
+        h, w = data.shape[1:]
         crs = CRS.from_user_input(src.crs) if src.crs else None
+        base = src.transform
+        if crs is None and base.is_identity:
+            base = PLAIN_IMAGE_TRANSFORM  # as the lines of a plain image are
+        transform = base @ Affine.scale(src.width / w, src.height / h)
         is_prob = src.tags().get("ROADSEG_THRESHOLD") is not None or (
             src.count == 1 and src.dtypes[0] == "uint8" and src.nodata == 255
         )

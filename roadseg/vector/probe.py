@@ -9,9 +9,15 @@ import rasterio
 from rasterio.windows import Window
 
 from roadseg.raster.probability import PROB_MAX, PROB_NODATA
+from roadseg.vector.source import ProbabilityEncoding, read_stored
 
 
-def segment_support(src: rasterio.DatasetReader, p0: np.ndarray, p1: np.ndarray) -> float:
+def segment_support(
+    src: rasterio.DatasetReader,
+    p0: np.ndarray,
+    p1: np.ndarray,
+    encoding: ProbabilityEncoding | None = None,
+) -> float:
     """Probability along a pixel-space segment: the 10th percentile of per-pixel samples.
 
     A low quantile, not the mean, so that a bridge is only made where (nearly) all of
@@ -26,14 +32,18 @@ def segment_support(src: rasterio.DatasetReader, p0: np.ndarray, p1: np.ndarray)
     rows = np.clip(rows, 0, src.height - 1)
     c0, r0 = cols.min(), rows.min()
     win = Window(c0, r0, cols.max() - c0 + 1, rows.max() - r0 + 1)
-    data = src.read(1, window=win)
+    data = read_stored(src, win, encoding)
     vals = data[rows - r0, cols - c0].astype(np.float64)
     vals[vals == PROB_NODATA] = 0
     return float(np.percentile(vals, 10) / PROB_MAX)
 
 
 def distance_to_nodata(
-    src: rasterio.DatasetReader, p: np.ndarray, heading: np.ndarray, length: float
+    src: rasterio.DatasetReader,
+    p: np.ndarray,
+    heading: np.ndarray,
+    length: float,
+    encoding: ProbabilityEncoding | None = None,
 ) -> float | None:
     """Distance from ``p`` along ``heading`` to the first no-data pixel, within ``length``.
 
@@ -52,7 +62,7 @@ def distance_to_nodata(
     cols, rows, steps = cols[:n_in], rows[:n_in], steps[:n_in]
     c0, r0 = int(cols.min()), int(rows.min())
     win = Window(c0, r0, int(cols.max()) - c0 + 1, int(rows.max()) - r0 + 1)
-    vals = src.read(1, window=win)[rows - r0, cols - c0]
+    vals = read_stored(src, win, encoding)[rows - r0, cols - c0]
     hit = np.nonzero(vals == PROB_NODATA)[0]
     if hit.size == 0:
         return None

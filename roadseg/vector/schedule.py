@@ -7,7 +7,7 @@ from typing import Any
 
 import dask
 from dask.callbacks import Callback
-from rasterio.windows import Window
+from rasterio.windows import Window, subdivide
 from tqdm.auto import tqdm
 
 from roadseg.errors import InvalidParameterError
@@ -15,10 +15,8 @@ from roadseg.vector.skeleton import Piece
 
 
 def block_windows(width: int, height: int, block_size: int) -> Iterator[Window]:
-    """Core windows tiling the raster, row by row."""
-    for row in range(0, height, block_size):
-        for col in range(0, width, block_size):
-            yield Window(col, row, min(block_size, width - col), min(block_size, height - row))
+    """Core windows tiling the raster, row by row (``rasterio.windows.subdivide``)."""
+    yield from subdivide(Window(0, 0, width, height), block_size, block_size)
 
 
 class _TqdmCallback(Callback):

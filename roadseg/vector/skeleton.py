@@ -12,9 +12,9 @@ the vector stage (:mod:`roadseg.vector.graph`) joins the pieces on those exact p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import rasterio
 import shapely
 from rasterio.windows import Window
 from scipy import sparse
@@ -22,6 +22,7 @@ from skimage.filters import apply_hysteresis_threshold
 from skimage.morphology import remove_small_holes, skeletonize
 
 from roadseg.raster.probability import PROB_MAX, PROB_NODATA
+from roadseg.vector.source import ProbabilityEncoding, open_probability, read_stored
 
 #: Forward neighbour offsets (row, col): each unordered 8-neighbour pair appears once,
 #: with its first pixel earlier in raster order.
@@ -38,6 +39,8 @@ class MaskParams:
     #: Coordinates of pieces are simplified by this many pixels (removes the
     #: 8-connected staircase; endpoints are always kept).
     pixel_tolerance: float = 0.5
+    #: How the raster's values map to probability (``None``: roadseg's own).
+    encoding: ProbabilityEncoding | None = None
 
 
 @dataclass(frozen=True)
@@ -199,12 +202,12 @@ def _piece(path: list[int], w: int, prob: np.ndarray, oy: int, ox: int, toleranc
 
 def block_pieces(prob_path: str, core: Window, halo: int, params: MaskParams) -> list[Piece]:
     """The whole block stage for one core window of the probability raster."""
-    with rasterio.open(prob_path) as src:
+    with open_probability(Path(prob_path)) as src:
         full = Window(0, 0, src.width, src.height)
         outer = Window(
             core.col_off - halo, core.row_off - halo, core.width + 2 * halo, core.height + 2 * halo
         ).intersection(full)
-        stored = src.read(1, window=outer)
+        stored = read_stored(src, outer, params.encoding)
     oy, ox = int(outer.row_off), int(outer.col_off)
     mask = road_mask(stored, params)
     if not mask.any():

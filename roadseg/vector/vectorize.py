@@ -20,7 +20,6 @@ reads only small windows under candidate gap bridges and border continuations.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,72 +33,33 @@ import shapely
 from pyproj import CRS
 
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
-from roadseg.io.atomic import atomic_output, check_output_path
-from roadseg.log import get_logger
+from roadseg.io.atomic import (
+    atomic_output,
+    check_distinct,
+    check_not_input,
+    check_output_path,
+    check_suffix,
+    final_name,
+    is_temporary,
+)
+from roadseg.io.gdal import gdal_errors
+from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
+from roadseg.log import get_logger, plural
 from roadseg.raster.gsd import ground_sample_distance
 from roadseg.raster.probability import PROB_MAX, TAG_GSD, TAG_THRESHOLD
 from roadseg.vector.geometry import line_lengths_m, pixel_to_map
 from roadseg.vector.graph import RoadGraph
+from roadseg.vector.options import VectorOptions
 from roadseg.vector.output import write_geopackage
 from roadseg.vector.probe import distance_to_nodata, segment_support
+from roadseg.vector.repair import close_gaps, extend_to_border
 from roadseg.vector.schedule import block_windows, run_blocks
 from roadseg.vector.skeleton import MaskParams, block_pieces
+from roadseg.vector.source import detect_encoding, open_probability
 
 log = get_logger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
-
-
-@dataclass(frozen=True)
-class VectorOptions:
-    """Tuning of centreline extraction; lengths and areas are in metres on the ground.
-
-    Attributes:
-        hysteresis: low threshold as a fraction of the threshold; pixels above it are
-            road when connected to pixels above the threshold (1 = plain threshold).
-        hole_area_m2: holes in the road mask smaller than this are filled.
-        min_length_m: connected pieces of network shorter than this are dropped.
-        spur_length_m: dead-end branches shorter than this are pruned.
-        simplify_m: Douglas-Peucker tolerance (0 = keep every pixel vertex).
-        gap_m: dead ends are bridged to a node up to this far ahead (0 = off).
-        gap_min_prob: probability that (nearly) all of a bridge must reach (its 10th
-            percentile; default: half the low hysteresis threshold).
-        junction_merge_m: junction nodes joined by a line shorter than this become one
-            node at their centre (skeletons split one crossing into several nodes).
-        border_m: dead ends this close to the raster's border or to no-data, heading
-            into it, are continued to it where the probability supports it (roads that
-            leave the scene or the valid data; a skeleton stops short). 0 = off.
-    """
-
-    hysteresis: float = 0.6
-    hole_area_m2: float = 30.0
-    min_length_m: float = 20.0
-    spur_length_m: float = 10.0
-    simplify_m: float = 1.0
-    gap_m: float = 15.0
-    gap_min_prob: float | None = None
-    junction_merge_m: float = 3.0
-    border_m: float = 10.0
-
-    def validate(self) -> None:
-        for name in (
-            "hole_area_m2",
-            "min_length_m",
-            "spur_length_m",
-            "simplify_m",
-            "gap_m",
-            "junction_merge_m",
-            "border_m",
-        ):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise InvalidParameterError(f"{name}={value!r}: must be a number >= 0")
-        if not (0 < self.hysteresis <= 1):
-            raise InvalidParameterError(
-                f"hysteresis={self.hysteresis!r}: must be in (0, 1]; 1 disables hysteresis"
-            )
-        if self.gap_min_prob is not None and not (0 <= self.gap_min_prob <= 1):
-            raise InvalidParameterError(f"gap_min_prob={self.gap_min_prob!r}: must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -126,6 +86,11 @@ class VectorResult:
     preview: Path | None = None
     n_blocks: int = 0
     options: VectorOptions = field(default_factory=VectorOptions)
+
+
+def _label(path: Path) -> str:
+    """How messages name the raster: never by a temporary name."""
+    return f"the probabilities for {final_name(path)}" if is_temporary(path) else path.name
 
 
 def _read_threshold(tags: dict[str, str], threshold: float | None) -> float:
@@ -167,36 +132,39 @@ def extract_network(
     if not path.is_file():
         raise InputNotFoundError(f"{path}: probability raster not found")
     try:
-        src = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"{path}: not a readable raster ({exc})") from None
+        src = open_probability(path)
+    except rasterio.errors.RasterioIOError:
+        raise InvalidInputError(
+            f"{path}: not a raster GDAL can read; give a probability GeoTIFF or road mask"
+        ) from None
     with src:
-        if src.count < 1 or src.dtypes[0] != "uint8":
-            raise InvalidInputError(
-                f"{path}: expected a uint8 probability raster as written by 'roadseg run' "
-                f"(got {src.count} band(s) of {src.dtypes[0] if src.count else 'nothing'})"
-            )
+        encoding = detect_encoding(src, path)
         tags = src.tags()
         thr = _read_threshold(tags, threshold)
         crs = CRS.from_user_input(src.crs) if src.crs else None
         transform, width, height = src.transform, src.width, src.height
+    if not encoding.native:
+        log.info("%s: read as %s", path.name, encoding.describe())
+    if crs is None and transform.is_identity:
+        transform = PLAIN_IMAGE_TRANSFORM  # QGIS shows a plain raster with y = -row
     gsd = ground_sample_distance(crs, transform, width, height)
     if gsd is None:
         gsd = float(tags.get(TAG_GSD, 1.0))
-        log.warning("%s has no CRS; lengths assume %.3g m per pixel", path, gsd)
+        log.warning("%s has no CRS; lengths assume %.3g m per pixel", final_name(path), gsd)
 
     params = MaskParams(
         high=thr * PROB_MAX,
         low=thr * options.hysteresis * PROB_MAX,
         hole_px=round(options.hole_area_m2 / gsd**2),
+        encoding=None if encoding.native and not encoding.masked else encoding,
     )
     windows = list(block_windows(width, height, block_size))
     log.info(
-        "vectorizing %s: %dx%d px in %d block(s), threshold %.3g, %.3g m/px",
-        path.name,
+        "vectorizing %s: %dx%d px in %s, threshold %.3g, %.3g m/px",
+        _label(path),
         width,
         height,
-        len(windows),
+        plural(len(windows), "block"),
         thr,
         gsd,
     )
@@ -214,14 +182,15 @@ def extract_network(
     graph.merge_degree_two()
     graph.prune_spurs(options.spur_length_m / gsd)
     if options.border_m > 0:
-        with rasterio.open(path) as src:
-            n_ext = graph.extend_to_border(
+        with open_probability(path) as src:
+            n_ext = extend_to_border(
+                graph,
                 width,
                 height,
                 options.border_m / gsd,
-                lambda p0, p1: segment_support(src, p0, p1),
+                lambda p0, p1: segment_support(src, p0, p1, params.encoding),
                 thr * options.hysteresis,
-                lambda p, d, n: distance_to_nodata(src, p, d, n),
+                lambda p, d, n: distance_to_nodata(src, p, d, n, params.encoding),
             )
         log.debug("continued %d dead end(s) to the raster's border or no-data", n_ext)
     if options.gap_m > 0:
@@ -230,9 +199,12 @@ def extract_network(
             if options.gap_min_prob is not None
             else thr * options.hysteresis / 2
         )
-        with rasterio.open(path) as src:
-            n_gaps = graph.close_gaps(
-                options.gap_m / gsd, lambda p0, p1: segment_support(src, p0, p1), min_support
+        with open_probability(path) as src:
+            n_gaps = close_gaps(
+                graph,
+                options.gap_m / gsd,
+                lambda p0, p1: segment_support(src, p0, p1, params.encoding),
+                min_support,
             )
         log.debug("closed %d gap(s)", n_gaps)
         graph.merge_degree_two()
@@ -268,7 +240,7 @@ def _to_network(
         geometry=gpd.GeoSeries(list(geoms), crs=crs),
     )
     nodes = [n for n in graph.incident if graph.degree(n) >= 3]
-    node_xy = np.array([graph._pos_of(n) for n in nodes], dtype=np.float64).reshape(-1, 2)
+    node_xy = np.array([graph.position(n) for n in nodes], dtype=np.float64).reshape(-1, 2)
     order = np.lexsort((node_xy[:, 0], node_xy[:, 1])) if len(nodes) else np.array([], dtype=int)
     node_map = pixel_to_map(node_xy[order], transform) if len(nodes) else np.zeros((0, 2))
     junctions = gpd.GeoDataFrame(
@@ -337,33 +309,40 @@ def vectorize(
         junction_merge_m=junction_merge_m,
         border_m=border_m,
     )
+    for path in (out_path, preview):
+        check_not_input(path, [prob_path, scene])
+    check_distinct({"--out": out_path, "--preview": preview})
+    check_suffix(out_path, (".gpkg",), "a GeoPackage (layers roads and junctions)")
+    if preview is not None:
+        check_suffix(preview, (".png",), "a PNG image")
     target = check_output_path(out_path, overwrite)
     if preview is not None:
         check_output_path(preview, overwrite)
     if scene is not None and not Path(scene).is_file():
         raise InputNotFoundError(f"{scene}: scene for the preview not found")
-    network, n_blocks = extract_network(
-        prob_path,
-        threshold=threshold,
-        options=options,
-        scheduler=scheduler,
-        progress=progress,
-        block_size=block_size,
-        halo=halo,
-    )
-    with atomic_output(target, overwrite=overwrite) as tmp:
-        write_geopackage(network.roads, network.junctions, tmp)
-    preview_path = None
-    if preview is not None:
-        from roadseg.vector.preview import write_preview
-
-        preview_path = write_preview(
-            [shapely.get_coordinates(g) for g in network.roads.geometry],
-            network.crs,
-            Path(scene) if scene is not None else Path(prob_path),
-            Path(preview),
-            overwrite=overwrite,
+    with gdal_errors(reading=[prob_path, scene], writing=[out_path, preview]):
+        network, n_blocks = extract_network(
+            prob_path,
+            threshold=threshold,
+            options=options,
+            scheduler=scheduler,
+            progress=progress,
+            block_size=block_size,
+            halo=halo,
         )
+        with atomic_output(target, overwrite=overwrite) as tmp:
+            write_geopackage(network.roads, network.junctions, tmp)
+        preview_path = None
+        if preview is not None:
+            from roadseg.vector.preview import write_preview
+
+            preview_path = write_preview(
+                [shapely.get_coordinates(g) for g in network.roads.geometry],
+                network.crs,
+                Path(scene) if scene is not None else Path(prob_path),
+                Path(preview),
+                overwrite=overwrite,
+            )
     total = float(network.roads["length_m"].sum()) if len(network.roads) else 0.0
     result = VectorResult(
         path=target,
@@ -377,10 +356,10 @@ def vectorize(
         options=options,
     )
     log.info(
-        "wrote %s: %d road(s), %d junction(s), %.1f km",
+        "wrote %s: %s, %s, %.1f km",
         target,
-        result.n_roads,
-        result.n_junctions,
+        plural(result.n_roads, "road"),
+        plural(result.n_junctions, "junction"),
         total / 1000,
     )
     return result

@@ -1,0 +1,229 @@
+"""Planning a batch: which scenes are done, which must run, what each writes.
+
+The run record decides: a scene done before with the same input checksum, model and
+settings, whose outputs are intact, is skipped; any other becomes a
+:class:`~roadseg.batch.task.SceneTask`. Temporary files of killed runs are cleared
+first, and a probability COG an earlier batch wrote but this one will not is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from roadseg import __version__
+from roadseg.batch.fingerprint import file_sha256, file_stat_key, matches_facts
+from roadseg.batch.inputs import SceneInput
+from roadseg.batch.record import DONE, FAILED, SKIPPED, RecordEntry, RunRecord
+from roadseg.batch.task import SceneTask
+from roadseg.io.atomic import parse_temporary
+from roadseg.log import get_logger, plural
+
+log = get_logger(__name__)
+
+#: ``run_scene`` options that change speed or memory but not the outputs; they are left
+#: out of the settings fingerprint, so changing them does not redo finished scenes.
+NEUTRAL_OPTIONS = frozenset({"batch_size", "block_size"})
+
+VECTOR_SUFFIX = ".gpkg"
+PROB_SUFFIX = ".prob.tif"
+
+
+@dataclass
+class BatchContext:
+    """What every scene of one batch shares: the folder, record, model and settings."""
+
+    out_dir: Path
+    record: RunRecord
+    batch_id: str
+    model: str
+    model_path: str
+    model_sha256: str
+    settings: str
+    base: dict[str, Any] = field(default_factory=dict)  # per-scene input facts
+
+    def entry(self, task: SceneTask, status: str, **values: Any) -> RecordEntry:
+        fields: dict[str, Any] = {
+            "scene": task.name,
+            "status": status,
+            "input": str(task.scene),
+            "batch_id": self.batch_id,
+            "attempt": task.attempt,
+            "model": self.model,
+            "model_sha256": self.model_sha256,
+            "roadseg_version": __version__,
+            "settings": self.settings,
+            **self.base.get(task.name, {}),
+        }
+        fields.update(values)
+        return RecordEntry(**fields)
+
+
+def batch_settings(device: str, run_options: Mapping[str, Any], prob_cog: bool) -> dict[str, Any]:
+    """The settings that decide a scene's outputs (hashed into the fingerprint)."""
+    settings: dict[str, Any] = {"device": device, "prob_cog": prob_cog}
+    for key, value in run_options.items():
+        if key not in NEUTRAL_OPTIONS and value is not None:
+            settings[key] = list(value) if isinstance(value, tuple) else value
+    return settings
+
+
+def scene_outputs(out_dir: Path, name: str, prob_cog: bool) -> tuple[Path, Path | None]:
+    """The GeoPackage and (optional) probability COG of a scene."""
+    return out_dir / f"{name}{VECTOR_SUFFIX}", (
+        out_dir / f"{name}{PROB_SUFFIX}" if prob_cog else None
+    )
+
+
+def resolve_batch_model(model: str | None, device: str) -> tuple[str, str, str]:
+    """``(label, what workers load, SHA-256 of the checkpoint file)``.
+
+    A checkpoint file is passed to workers as an absolute path; shipped weights by name,
+    so that each worker loads them from its own installation.
+    """
+    import torch
+
+    from roadseg.device import resolve_device
+    from roadseg.models import default_weights_name, resolve_checkpoint
+
+    if model is None:
+        kind = "cuda" if device.startswith("cuda") else device
+        model = default_weights_name(
+            resolve_device("auto") if kind == "auto" else torch.device(kind)
+        )
+    path = resolve_checkpoint(model).absolute()
+    for_workers = str(path) if Path(model).is_file() else str(model)
+    return str(model), for_workers, file_sha256(path)
+
+
+def outputs_intact(out_dir: Path, outputs: Mapping[str, Any], verify: bool) -> bool:
+    if not outputs:
+        return False
+    return all(
+        isinstance(facts, Mapping) and matches_facts(out_dir / name, facts, verify)
+        for name, facts in outputs.items()
+    )
+
+
+def clear_partials(out_dir: Path) -> None:
+    """Remove every temporary file in the folder: the batch holds its lock, so they are
+    all left by runs that were killed (reported by their outputs' names)."""
+    removed: set[str] = set()
+    for leftover in out_dir.iterdir():
+        parsed = parse_temporary(leftover)
+        if parsed is None:
+            continue
+        leftover.unlink(missing_ok=True)
+        removed.add(parsed.final_name)
+    for name in sorted(removed):
+        log.warning("removed what an interrupted run left of %s", name)
+
+
+def remove_stale_probability(ctx: BatchContext, name: str, entries: Sequence[RecordEntry]) -> None:
+    """A scene redone without --prob-cog: remove the probability COG an earlier batch
+    wrote for it, which would no longer match the new GeoPackage. A file no batch wrote
+    is left alone."""
+    stale = ctx.out_dir / f"{name}{PROB_SUFFIX}"
+    if stale.is_file() and any(e.scene == name and stale.name in e.outputs for e in entries):
+        stale.unlink()
+        log.info("%s: removed %s of an earlier batch run with --prob-cog", name, stale.name)
+
+
+def input_facts(scene: SceneInput, known: Mapping[str, RecordEntry]) -> dict[str, Any]:
+    size, mtime_ns = file_stat_key(scene.path)
+    previous = known.get(str(scene.path))
+    if (
+        previous is not None
+        and previous.input_sha256
+        and (previous.input_size, previous.input_mtime_ns) == (size, mtime_ns)
+    ):
+        digest = previous.input_sha256
+    else:
+        digest = file_sha256(scene.path)
+    return {"input_sha256": digest, "input_size": size, "input_mtime_ns": mtime_ns}
+
+
+def plan_scenes(
+    scenes: Sequence[SceneInput],
+    ctx: BatchContext,
+    options: Mapping[str, Any],
+    device: str,
+    prob_cog: bool,
+    overwrite: bool,
+    verify: bool,
+    final: dict[str, RecordEntry],
+) -> list[SceneTask]:
+    entries = ctx.record.entries()
+    last_done = {e.scene: e for e in entries if e.status == DONE}
+    by_input = {e.input: e for e in entries if e.input_sha256}
+    known = {e.scene for e in entries}
+    todo = []
+    for scene in scenes:
+        out, prob_out = scene_outputs(ctx.out_dir, scene.name, prob_cog)
+        task = SceneTask(
+            name=scene.name,
+            scene=scene.path,
+            out=out,
+            prob_out=prob_out,
+            model=ctx.model_path,
+            device=device,
+            run_options=dict(options),
+        )
+        try:
+            ctx.base[scene.name] = input_facts(scene, by_input)
+        except OSError as exc:
+            entry = ctx.entry(
+                task,
+                FAILED,
+                attempt=0,
+                error=f"InputNotFoundError: {scene.path}: cannot read the scene "
+                f"({exc.strerror or exc})",
+            )
+            ctx.record.append(entry)
+            final[scene.name] = entry
+            continue
+        previous = last_done.get(scene.name)
+        if (
+            not overwrite
+            and previous is not None
+            and previous.input_sha256 == ctx.base[scene.name]["input_sha256"]
+            and previous.model_sha256 == ctx.model_sha256
+            and previous.settings == ctx.settings
+            and outputs_intact(ctx.out_dir, previous.outputs, verify)
+        ):
+            entry = ctx.entry(
+                task,
+                SKIPPED,
+                attempt=0,
+                n_roads=previous.n_roads,
+                total_length_m=previous.total_length_m,
+                pixels=previous.pixels,
+                outputs=previous.outputs,
+            )
+            ctx.record.append(entry)
+            final[scene.name] = entry
+            continue
+        clash = [p for p in (out, prob_out) if p is not None and p.exists()]
+        if clash and not overwrite and scene.name not in known:
+            entry = ctx.entry(
+                task,
+                FAILED,
+                attempt=0,
+                error=f"OutputExistsError: {clash[0]} exists and no batch in this folder "
+                "wrote it; pass --overwrite to replace it",
+            )
+            ctx.record.append(entry)
+            final[scene.name] = entry
+            continue
+        if not prob_cog:
+            remove_stale_probability(ctx, scene.name, entries)
+        todo.append(task)
+    n_skipped = sum(1 for e in final.values() if e.status == SKIPPED)
+    if n_skipped:
+        log.info(
+            "%s already done with the same input, model and settings: skipped",
+            plural(n_skipped, "scene"),
+        )
+    return todo
