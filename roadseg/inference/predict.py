@@ -294,8 +294,7 @@ def _predict(
         batch_size = DEFAULT_BATCH_SIZE["cuda" if device_name.startswith("cuda") else "cpu"]
     model_name = meta.name or Path(checkpoint).stem
     log.info(
-        "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s "
-        "(%s)",
+        "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s (%s)",
         info.path.name,
         info.width,
         info.height,
