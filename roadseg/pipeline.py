@@ -52,6 +52,7 @@ def run_scene(
     prob_out: str | os.PathLike[str] | None = None,
     model: str | os.PathLike[str] | None = None,
     device: str = "auto",
+    engine: str = "auto",
     bands: tuple[int, ...] | list[int] | None = None,
     gsd: float | None = None,
     tile_size: int = DEFAULT_TILE_SIZE,
@@ -103,6 +104,7 @@ def run_scene(
     predict_kwargs: dict[str, Any] = dict(
         model=model,
         device=device,
+        engine=engine,
         bands=bands,
         gsd=gsd,
         tile_size=tile_size,

@@ -52,3 +52,10 @@ def process_cluster():
         dashboard_address=":0",
     ) as cluster:
         yield cluster
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """ONNX exports made by the tests go to a temporary folder, not the user's cache."""
+    if "ROADSEG_CACHE_DIR" not in os.environ:
+        os.environ["ROADSEG_CACHE_DIR"] = str(tmp_path_factory.mktemp("roadseg-cache"))

@@ -93,11 +93,16 @@ threshold_option = click.option(
 
 
 def inference_options(func: F) -> F:
-    """Add the options of scene inference (bands, resolution, tiling, batching, TTA).
+    """Add the options of scene inference (bands, resolution, tiling, batching, engine, TTA).
 
     They arrive as keyword arguments named as in :func:`roadseg.pipeline.run_scene`.
     """
-    from roadseg.inference.defaults import DEFAULT_BLOCK_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE_SIZE
+    from roadseg.inference.defaults import (
+        DEFAULT_BLOCK_SIZE,
+        DEFAULT_OVERLAP,
+        DEFAULT_TILE_SIZE,
+        ENGINE_CHOICES,
+    )
 
     options = [
         click.option(
@@ -142,6 +147,15 @@ def inference_options(func: F) -> F:
             default=DEFAULT_BLOCK_SIZE,
             show_default=True,
             help="Side of the blocks a scene is processed in, pixels (speed and memory only).",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINE_CHOICES, case_sensitive=False),
+            default="auto",
+            show_default=True,
+            help="What runs the model: 'onnx' (ONNX Runtime, CPU; exported once per "
+            "checkpoint and cached), 'torch' (eager PyTorch), 'auto' (ONNX Runtime on a "
+            "CPU when installed, else PyTorch).",
         ),
         click.option(
             "--tta/--no-tta",

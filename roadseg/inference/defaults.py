@@ -9,3 +9,5 @@ DEFAULT_OVERLAP = 32
 #: only add activation memory; a GPU wants more.
 DEFAULT_BATCH_SIZE = {"cpu": 1, "cuda": 8}
 DEFAULT_BLOCK_SIZE = 1536
+#: Engines that run the model (see ``roadseg.inference.engine``).
+ENGINE_CHOICES = ("auto", "torch", "onnx")

@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,11 @@ from roadseg.inference.defaults import (
     DEFAULT_OVERLAP,
     DEFAULT_TILE_SIZE,
 )
+from roadseg.inference.engine import resolve_engine
 from roadseg.inference.grid import SMALL_GRID_SIDE, scene_pixel_size_m
 from roadseg.inference.layout import Layout
-from roadseg.inference.memory import release_free_memory
-from roadseg.inference.predictor import ModelSpec, get_model
-from roadseg.inference.schedule import block_graph, check_scheduler, run_blocks
+from roadseg.inference.predictor import ModelSpec, get_predictor, release_engines
+from roadseg.inference.schedule import check_scheduler, run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import (
     atomic_output,
@@ -71,6 +71,12 @@ class PredictionResult:
         tiles: number of tiles the model saw.
         seconds: wall-clock time.
         device: where the model ran (``cpu``, ``cuda``, or as asked of a cluster).
+        engine: what ran the model (``torch``, ``onnx``, or as asked of a cluster).
+        stages: seconds spent in each stage: ``prepare`` (checks and statistics),
+            ``load`` (model load or ONNX export), ``write`` (cells to the GeoTIFF),
+            ``cog`` (the COG conversion), and, summed over blocks when run locally,
+            ``read``, ``infer`` and ``blend`` (two blocks overlap, so these may add up
+            to more than the wall-clock time).
     """
 
     path: Path
@@ -85,6 +91,8 @@ class PredictionResult:
     tiles: int
     seconds: float
     device: str
+    engine: str = "torch"
+    stages: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def _size_text(res: tuple[float, float]) -> str:
@@ -136,6 +144,7 @@ def predict_scene(
     *,
     model: str | os.PathLike[str] | None = None,
     device: str = "auto",
+    engine: str = "auto",
     bands: tuple[int, ...] | list[int] | None = None,
     gsd: float | None = None,
     tile_size: int = DEFAULT_TILE_SIZE,
@@ -160,6 +169,10 @@ def predict_scene(
         model: shipped weights name or checkpoint path; ``None`` picks the shipped
             weights for the device.
         device: ``auto``, ``cpu`` or ``cuda``.
+        engine: what runs the model: ``torch`` (eager PyTorch), ``onnx`` (ONNX Runtime,
+            CPU only; the model is exported once and cached, see
+            :mod:`roadseg.inference.engine`) or ``auto`` (ONNX Runtime on a CPU when
+            installed, else PyTorch).
         bands: 1-based bands in model order; ``None`` picks them.
         gsd: the scene's ground sample distance in metres, overriding its own (needed
             for plain images whose resolution differs from the model's).
@@ -197,6 +210,7 @@ def predict_scene(
             target,
             model=model,
             device=device,
+            engine=engine,
             bands=bands,
             gsd=gsd,
             tile_size=tile_size,
@@ -217,6 +231,7 @@ def _predict(
     *,
     model: str | os.PathLike[str] | None,
     device: str,
+    engine: str,
     bands: tuple[int, ...] | list[int] | None,
     gsd: float | None,
     tile_size: int,
@@ -238,9 +253,12 @@ def _predict(
             if device_name == "auto"
             else torch.device("cuda" if device_name.startswith("cuda") else "cpu")
         )
+        # Workers resolve ``auto`` themselves; an impossible choice fails here, early.
+        engine_name = resolve_engine(engine, model_device) if engine != "auto" else "auto"
     else:
         model_device = resolve_device(device)
         device_name = str(model_device)
+        engine_name = resolve_engine(engine, model_device)
     checkpoint = resolve_checkpoint(
         model if model is not None else default_weights_name(model_device)
     )
@@ -276,7 +294,7 @@ def _predict(
         batch_size = DEFAULT_BATCH_SIZE["cuda" if device_name.startswith("cuda") else "cpu"]
     model_name = meta.name or Path(checkpoint).stem
     log.info(
-        "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s",
+        "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s (%s)",
         info.path.name,
         info.width,
         info.height,
@@ -289,15 +307,18 @@ def _predict(
         plural(layout.n_blocks, "block"),
         model_name,
         device_name,
+        engine_name,
     )
-    model_spec = ModelSpec(str(Path(checkpoint).resolve()), device_name, batch_size, tta)
+    stages = {"prepare": time.perf_counter() - started}
+    model_spec = ModelSpec(
+        str(Path(checkpoint).resolve()), device_name, batch_size, tta, engine_name
+    )
     if not distributed:
-        get_model(model_spec.checkpoint, model_spec.device)  # load once, fail early
+        tick = time.perf_counter()
+        get_predictor(model_spec)  # load (and export) once, fail early
+        stages["load"] = time.perf_counter() - tick
     gpu = distributed and device_name.startswith("cuda")
-    graphs = (
-        block_graph(spec, model_spec, BlockJob.from_layout(layout, index), gpu)
-        for index in layout.blocks()
-    )
+    jobs = (BlockJob.from_layout(layout, index) for index in layout.blocks())
     tags = {
         P.TAG_MODEL: model_name,
         P.TAG_THRESHOLD: f"{meta.threshold:g}",
@@ -323,12 +344,21 @@ def _predict(
             ):
 
                 def on_result(result: Any) -> None:
+                    tick = time.perf_counter()
                     writer.add(result)
+                    stages["write"] = stages.get("write", 0.0) + time.perf_counter() - tick
+                    for stage, seconds in result.seconds.items():
+                        stages[stage] = stages.get(stage, 0.0) + seconds
                     bar.update(1)
 
-                blocks = run_blocks(graphs, scheduler, on_result)
-            release_free_memory()  # the COG conversion needs its own buffers
+                blocks = run_blocks(spec, model_spec, jobs, scheduler, on_result, gpu)
+            if not distributed:
+                # The COG conversion and the vector stage that follows need memory;
+                # the engine's arena would sit on top of theirs.
+                release_engines()
+            tick = time.perf_counter()
             write_cog(raw, final_tmp)
+            stages["cog"] = time.perf_counter() - tick
         finally:
             remove_quietly([raw])
     seconds = time.perf_counter() - started
@@ -349,4 +379,6 @@ def _predict(
         tiles=layout.n_tiles,
         seconds=seconds,
         device=device_name,
+        engine=engine_name,
+        stages=stages,
     )

@@ -21,6 +21,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from roadseg.inference.buffers import Workspace
 from roadseg.inference.grid import WorkingGrid
 from roadseg.raster.normalize import BandStats, normalize
 
@@ -83,18 +84,30 @@ def read_raw(
             file's own mask (for files that do not declare it, such as JPEG tiles with
             white borders).
     """
+    return _read_raw(src, grid, bands, window, nodata, None)
+
+
+def _read_raw(
+    src: rasterio.io.DatasetReader,
+    grid: WorkingGrid,
+    bands: tuple[int, ...],
+    window: Window,
+    nodata: float | None,
+    workspace: Workspace | None,
+) -> RawWindow:
+    """:func:`read_raw`, reading the values into ``workspace``'s ``raw`` array if given."""
     shape = (int(window.height), int(window.width))
+    out = None
+    if workspace is not None:
+        out = workspace.array("raw", (len(bands), *shape), src.dtypes[bands[0] - 1])
     if grid.resampled:
         scene_window = grid.scene_window(window)
-        data = src.read(
-            list(bands),
-            window=scene_window,
-            out_shape=(len(bands), *shape),
-            resampling=Resampling.bilinear,
-        )
+        # ``out`` fixes the output shape (rasterio refuses it with ``out_shape``).
+        sized = {"out": out} if out is not None else {"out_shape": (len(bands), *shape)}
+        data = src.read(list(bands), window=scene_window, resampling=Resampling.bilinear, **sized)
         mask = src.dataset_mask(window=scene_window, out_shape=shape, resampling=Resampling.nearest)
     else:
-        data = src.read(list(bands), window=window)
+        data = src.read(list(bands), window=window, out=out)
         mask = src.dataset_mask(window=window)
     valid = mask > 0
     if data.dtype.kind == "f":
@@ -112,6 +125,68 @@ def model_input(raw: RawWindow, stats: BandStats) -> np.ndarray:
     return image
 
 
+def model_input_into(
+    raw: RawWindow, stats: BandStats, out: np.ndarray, invalid: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`model_input` computed in ``out`` (float32, the shape of ``raw.data``), with
+    the same operations in the same order, so the values are identical bit for bit.
+
+    ``raw`` may be a view (a tile of a larger window); ``invalid``, a boolean array of
+    ``raw.valid``'s shape, is scratch space for the no-data fill (so nothing is
+    allocated), used only when some pixel has no data.
+    """
+    if raw.data.shape[0] != stats.count:
+        normalize(raw.data[:, :0, :0], stats)  # raises the usual error
+    shape = (-1,) + (1,) * (raw.data.ndim - 1)
+    low = np.asarray(stats.low, dtype=np.float32).reshape(shape)
+    high = np.asarray(stats.high, dtype=np.float32).reshape(shape)
+    np.copyto(out, raw.data, casting="unsafe")  # what astype(float32) computes
+    out -= low
+    out /= high - low
+    np.clip(out, 0.0, 1.0, out=out)
+    if not raw.valid.all():
+        invalid = np.logical_not(raw.valid, out=invalid)
+        np.copyto(out, np.float32(NODATA_FILL), where=invalid[None])
+    return out
+
+
+def read_window_raw(
+    src: rasterio.io.DatasetReader,
+    grid: WorkingGrid,
+    bands: tuple[int, ...],
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    nodata: float | None = None,
+    *,
+    workspace: Workspace | None = None,
+) -> RawWindow:
+    """Raw values of working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be
+    outside: mirrored). With ``workspace`` the arrays live in its buffers, valid until
+    its next read; without, the result owns fresh arrays."""
+    ridx = reflect_indices(*rows, grid.height)
+    cidx = reflect_indices(*cols, grid.width)
+    r_lo, r_hi = int(ridx.min()), int(ridx.max()) + 1
+    c_lo, c_hi = int(cidx.min()), int(cidx.max()) + 1
+    window = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
+    raw = _read_raw(src, grid, bands, window, nodata, workspace)
+    if rows[0] >= 0 and rows[1] <= grid.height and cols[0] >= 0 and cols[1] <= grid.width:
+        return raw  # inside the scene: nothing to mirror
+    # Mirroring commutes with the elementwise model input, so mirror the raw values
+    # (the scene's dtype, often a quarter of the float32 input).
+    height, width = len(ridx), len(cidx)
+    if workspace is None:
+        data = np.empty((raw.data.shape[0], height, width), dtype=raw.data.dtype)
+        valid = np.empty((height, width), dtype=bool)
+    else:
+        data = workspace.array("mirrored", (raw.data.shape[0], height, width), raw.data.dtype)
+        valid = workspace.array("mirrored-valid", (height, width), bool)
+    sel_r, sel_c = (ridx - r_lo)[:, None], (cidx - c_lo)[None, :]
+    for band in range(data.shape[0]):
+        data[band] = raw.data[band][sel_r, sel_c]
+    valid[...] = raw.valid[sel_r, sel_c]
+    return RawWindow(data, valid)
+
+
 def read_window(
     src: rasterio.io.DatasetReader,
     grid: WorkingGrid,
@@ -120,16 +195,15 @@ def read_window(
     rows: tuple[int, int],
     cols: tuple[int, int],
     nodata: float | None = None,
+    *,
+    workspace: Workspace | None = None,
 ) -> WindowData:
-    """Read working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be outside)."""
-    ridx = reflect_indices(*rows, grid.height)
-    cidx = reflect_indices(*cols, grid.width)
-    r_lo, r_hi = int(ridx.min()), int(ridx.max()) + 1
-    c_lo, c_hi = int(cidx.min()), int(cidx.max()) + 1
-    raw = read_raw(src, grid, bands, Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo), nodata)
-    image = model_input(raw, stats)
-    if rows[0] >= 0 and rows[1] <= grid.height and cols[0] >= 0 and cols[1] <= grid.width:
-        return WindowData(image, raw.valid)  # inside the scene: nothing to mirror
-    sel_r = (ridx - r_lo)[:, None]
-    sel_c = (cidx - c_lo)[None, :]
-    return WindowData(np.ascontiguousarray(image[:, sel_r, sel_c]), raw.valid[sel_r, sel_c])
+    """Model input of working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be
+    outside: mirrored), in ``workspace``'s buffers if given (see :func:`read_window_raw`)."""
+    raw = read_window_raw(src, grid, bands, rows, cols, nodata, workspace=workspace)
+    shape = raw.data.shape
+    if workspace is None:
+        image = np.empty(shape, dtype=np.float32)
+    else:
+        image = workspace.array("image", shape, np.float32)
+    return WindowData(model_input_into(raw, stats, image), raw.valid)

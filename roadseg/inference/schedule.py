@@ -1,10 +1,15 @@
 """Running the per-block Dask graphs with a bounded number of blocks in flight.
 
-Each block is a small graph ``read -> infer -> blend``. Blocks are submitted a few at a
-time and their results handed to a callback as they complete, so memory depends on the
-block size, not on the scene size. Locally the graphs run on a small thread pool (no
-set-up); with a ``distributed`` scheduler they run on its workers, and the inference
-task asks for the ``GPU`` worker resource when the model runs on CUDA.
+Blocks are submitted a few at a time and their results handed to a callback as they
+complete, so memory depends on the block size, not on the scene size. Locally each
+block runs as one call (:func:`~roadseg.inference.blocks.process_block`) on a small
+thread pool: every thread reads, infers and blends in its own reused buffers, and the
+result buffers go back to a pool once the callback is done with them, so a run
+allocates a fixed set of large arrays whatever the number of blocks. With a
+``distributed`` scheduler each block is a small graph ``read -> infer -> blend`` run on
+the workers (whose threads reuse their scratch buffers the same way; arrays passed
+between tasks are the tasks' own), and the inference task asks for the ``GPU`` worker
+resource when the model runs on CUDA.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from roadseg.inference.blocks import (
     SceneSpec,
     blend_block,
     infer_block,
+    process_block,
     read_block,
 )
-from roadseg.inference.memory import limit_heap_retention, release_free_memory
+from roadseg.inference.buffers import Workspace, WorkspacePool
 from roadseg.inference.predictor import ModelSpec
 from roadseg.log import get_logger
 
@@ -55,30 +61,42 @@ def block_graph(scene: SceneSpec, model: ModelSpec, job: BlockJob, gpu: bool) ->
     )
 
 
-def _compute_sync(graph: Delayed) -> BlockResult:
-    return dask.compute(graph, scheduler="sync")[0]
+def run_local(
+    scene: SceneSpec,
+    model: ModelSpec,
+    jobs: Iterable[BlockJob],
+    in_flight: int = LOCAL_IN_FLIGHT,
+    pool: WorkspacePool | None = None,
+) -> Iterator[tuple[BlockResult, Workspace]]:
+    """Process blocks on a local thread pool, yielding ``(result, buffers)`` as they
+    complete. The result's arrays live in ``buffers``, which the caller owns until it
+    asks for the next result; they are then reused for a later block."""
+    pool = WorkspacePool()
+    todo = iter(jobs)
+    with concurrent.futures.ThreadPoolExecutor(in_flight, thread_name_prefix="roadseg") as threads:
+        running: dict[concurrent.futures.Future[BlockResult], Workspace] = {}
 
+        def submit(job: BlockJob) -> None:
+            out = pool.acquire()
+            running[threads.submit(process_block, scene, model, job, out)] = out
 
-def run_local(graphs: Iterable[Delayed], in_flight: int = LOCAL_IN_FLIGHT) -> Iterator[BlockResult]:
-    """Compute block graphs on a local thread pool, yielding results as they complete."""
-    todo = iter(graphs)
-    with concurrent.futures.ThreadPoolExecutor(in_flight, thread_name_prefix="roadseg") as pool:
-        running: set[concurrent.futures.Future[BlockResult]] = set()
         try:
-            for graph in todo:
-                running.add(pool.submit(_compute_sync, graph))
+            for job in todo:
+                submit(job)
                 if len(running) >= in_flight:
                     break
             while running:
-                done, running = concurrent.futures.wait(
+                done, _ = concurrent.futures.wait(
                     running, return_when=concurrent.futures.FIRST_COMPLETED
                 )
                 for future in done:
+                    out = running.pop(future)
                     result = future.result()
                     nxt = next(todo, None)
                     if nxt is not None:
-                        running.add(pool.submit(_compute_sync, nxt))
-                    yield result
+                        submit(nxt)
+                    yield result, out
+                    pool.release(out)  # the caller is done with the result
         finally:
             for future in running:
                 future.cancel()
@@ -157,31 +175,32 @@ def run_distributed(
 
 
 def run_blocks(
-    graphs: Iterable[Delayed],
+    scene: SceneSpec,
+    model: ModelSpec,
+    jobs: Iterable[BlockJob],
     scheduler: Any,
     on_result: Callable[[BlockResult], None],
+    gpu: bool = False,
 ) -> int:
-    """Run block graphs on ``scheduler`` (``None``: local) and hand each result on.
+    """Run the blocks ``jobs`` on ``scheduler`` (``None``: local) and hand each result on.
+
+    ``on_result`` must not keep the result's arrays: locally they are reused for a
+    later block once it returns.
 
     Returns:
         the number of blocks computed.
     """
     count = 0
     if scheduler is None:
-        limit_heap_retention()
-        results = run_local(graphs)
-        for result in results:
+        for result, _ in run_local(scene, model, jobs):
             on_result(result)
-            del result
-            release_free_memory()
             count += 1
         return count
     client, owned = connect(scheduler)
     try:
+        graphs = (block_graph(scene, model, job, gpu) for job in jobs)
         for result in run_distributed(client, graphs):
             on_result(result)
-            del result
-            release_free_memory()
             count += 1
     finally:
         if owned:
