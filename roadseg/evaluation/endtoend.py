@@ -46,6 +46,7 @@ def score_scenes(
     device: str = "cpu",
     keep_dir: str | os.PathLike[str] | None = None,
     previews: bool = False,
+    engine: str = "auto",
 ) -> dict[str, Any]:
     """Run ``model`` on every case and score the networks.
 
@@ -55,6 +56,7 @@ def score_scenes(
         device: where the model runs.
         keep_dir: folder to keep each ``GROUP-STEM.gpkg`` in; ``None`` deletes them.
         previews: also draw ``GROUP-STEM.png`` (roads over the scene) in ``keep_dir``.
+        engine: inference engine, as for ``roadseg run``.
 
     Returns:
         ``{"scenes": {stem: {...}}, "groups": {group: mean APLS}, "mean_apls": ...}``;
@@ -70,7 +72,13 @@ def score_scenes(
             out = folder / f"{case.group}-{case.stem}.gpkg"
             preview = out.with_suffix(".png") if previews and keep_dir is not None else None
             result = run_scene(
-                case.scene, out, model=model, device=device, overwrite=True, preview=preview
+                case.scene,
+                out,
+                model=model,
+                device=device,
+                engine=engine,
+                overwrite=True,
+                preview=preview,
             )
             assert result.vectors is not None
             entry: dict[str, Any] = {
