@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from roadseg.errors import DeviceError, InvalidParameterError
-from roadseg.log import get_logger
+from roadseg.log import get_logger, plural
 
 log = get_logger(__name__)
 
@@ -98,23 +98,16 @@ def batch_client(
     """
     from distributed import Client, LocalCluster
 
+    from roadseg.cluster import connected
+
     if scheduler is not None and not isinstance(scheduler, str):
         yield scheduler
         return
     if isinstance(scheduler, str):
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise InvalidParameterError(
-                f"--scheduler {scheduler}: cannot reach a dask scheduler there ({exc}); "
-                "start one with 'dask scheduler' or leave --scheduler out to run locally"
-            ) from None
-        try:
+        with connected(scheduler) as client:
             n = len(client.scheduler_info().get("workers", {}))
-            log.info("connected to %s (%d workers)", scheduler, n)
+            log.info("connected to %s (%s)", scheduler, plural(n, "worker"))
             yield client
-        finally:
-            client.close()
         return
     assert plan is not None
     log.info(

@@ -17,6 +17,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from tqdm.auto import tqdm
 
 from roadseg import __version__
+from roadseg.cluster import check_scheduler
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError
 from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, prepare_scene
@@ -30,7 +31,7 @@ from roadseg.inference.engine import resolve_engine
 from roadseg.inference.grid import SMALL_GRID_SIDE, scene_pixel_size_m
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec, get_predictor, release_engines
-from roadseg.inference.schedule import check_scheduler, run_blocks
+from roadseg.inference.schedule import run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import (
     atomic_output,

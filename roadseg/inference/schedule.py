@@ -21,7 +21,7 @@ from typing import Any
 import dask
 from dask.delayed import Delayed
 
-from roadseg.errors import InvalidParameterError
+from roadseg.cluster import connected
 from roadseg.inference.blocks import (
     BlockJob,
     BlockResult,
@@ -38,7 +38,6 @@ from roadseg.log import get_logger
 log = get_logger(__name__)
 
 #: Protocols of dask-distributed scheduler addresses.
-SCHEDULER_PROTOCOLS = ("tcp://", "tls://", "inproc://", "ucx://", "ws://", "wss://")
 #: Blocks in flight on the local scheduler (one reads/blends while one infers).
 LOCAL_IN_FLIGHT = 2
 
@@ -102,47 +101,6 @@ def run_local(
                 future.cancel()
 
 
-def check_scheduler(scheduler: Any) -> None:
-    """Refuse a scheduler that is neither ``None``, an address nor a ``Client``.
-
-    Raises:
-        InvalidParameterError: it is not usable.
-    """
-    if scheduler is None:
-        return
-    if isinstance(scheduler, str):
-        if not scheduler.startswith(SCHEDULER_PROTOCOLS):
-            raise InvalidParameterError(
-                f"--scheduler {scheduler!r} is not a dask-distributed address; give e.g. "
-                "tcp://HOST:8786"
-            )
-        return
-    from distributed import Client
-
-    if not isinstance(scheduler, Client):
-        raise InvalidParameterError(
-            "scheduler must be None, a tcp:// address or a distributed.Client, not "
-            f"{type(scheduler).__name__}"
-        )
-
-
-def connect(scheduler: Any) -> tuple[Any, bool]:
-    """A ``distributed.Client`` for an address or client; and whether we own it."""
-    from distributed import Client
-
-    check_scheduler(scheduler)
-    if isinstance(scheduler, Client):
-        return scheduler, False
-    address = str(scheduler)
-    try:
-        return Client(address, timeout="15s", set_as_default=False), True
-    except (OSError, TimeoutError) as exc:
-        raise InvalidParameterError(
-            f"cannot reach the dask scheduler at {address} ({exc}); start it with "
-            "'dask scheduler' and workers with 'dask worker ADDRESS'"
-        ) from None
-
-
 def run_distributed(
     client: Any, graphs: Iterable[Delayed], in_flight: int | None = None
 ) -> Iterator[BlockResult]:
@@ -196,13 +154,9 @@ def run_blocks(
             on_result(result)
             count += 1
         return count
-    client, owned = connect(scheduler)
-    try:
+    with connected(scheduler) as client:
         graphs = (block_graph(scene, model, job, gpu) for job in jobs)
         for result in run_distributed(client, graphs):
             on_result(result)
             count += 1
-    finally:
-        if owned:
-            client.close()
     return count

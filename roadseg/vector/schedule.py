@@ -10,7 +10,7 @@ from dask.callbacks import Callback
 from rasterio.windows import Window, subdivide
 from tqdm.auto import tqdm
 
-from roadseg.errors import InvalidParameterError
+from roadseg.cluster import connected
 from roadseg.vector.skeleton import Piece
 
 
@@ -38,23 +38,10 @@ def run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[Pi
         if scheduler is None:
             with _TqdmCallback(bar, "block_pieces"):
                 return list(dask.compute(*tasks, scheduler="threads"))
-        from distributed import Client, as_completed
+        from distributed import as_completed
 
-        if isinstance(scheduler, str):
-            try:
-                client = Client(scheduler)  # connect timeout: distributed.comm.timeouts.connect
-            except (OSError, TimeoutError) as exc:
-                raise InvalidParameterError(
-                    f"scheduler {scheduler}: cannot connect ({exc}); check the address or "
-                    "leave --scheduler out to run locally"
-                ) from None
-            with client:
-                return _run_distributed(client, tasks, bar, as_completed)
-        if isinstance(scheduler, Client):
-            return _run_distributed(scheduler, tasks, bar, as_completed)
-        raise InvalidParameterError(
-            f"scheduler={scheduler!r}: give None, a 'tcp://host:port' address or a distributed.Client"
-        )
+        with connected(scheduler) as client:
+            return _run_distributed(client, tasks, bar, as_completed)
     finally:
         bar.close()
 
