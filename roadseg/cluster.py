@@ -59,7 +59,7 @@ def connected(scheduler: Any) -> Iterator[Any]:
         yield scheduler
         return
     try:
-        client = Client(scheduler, set_as_default=False)
+        client = Client(scheduler)
     except (OSError, TimeoutError) as exc:
         raise InvalidParameterError(
             f"scheduler {scheduler}: cannot connect ({exc}); start one with 'dask scheduler' "
