@@ -465,3 +465,17 @@ def test_raster_without_crs_uses_the_declared_gsd(tmp_path: Path) -> None:
     reference = vectorize(src, tmp_path / "ref.gpkg")
     assert result.crs is None and result.n_roads == 4
     assert result.total_length_m == pytest.approx(reference.total_length_m, rel=1e-6)
+
+
+def test_preview_of_a_scene_without_overviews_leaks_no_warning(tmp_path: Path) -> None:
+    import warnings
+
+    big = (1200, 1200)  # rio-tiler warns of missing overviews on rasters this size
+    prob = write_prob_raster(tmp_path / "p.tif", [[(10, 10), (1000, 1000)]], big, UTM)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vectorize(prob, tmp_path / "r.gpkg", preview=tmp_path / "r.png")
+    assert (tmp_path / "r.png").is_file()
+    assert not [w for w in caught if "rio_tiler" in (w.filename or "")], [
+        str(w.message) for w in caught
+    ]

@@ -10,6 +10,7 @@ from affine import Affine
 from PIL import Image, ImageDraw
 from pyproj import CRS, Transformer
 from rasterio.errors import NotGeoreferencedWarning
+from rio_tiler.errors import NoOverviewWarning
 from rio_tiler.io import Reader
 
 from roadseg.io.atomic import atomic_output
@@ -24,11 +25,16 @@ def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | No
     # rio-tiler's decimated preview (overviews when the file has them, masks applied).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain image: known
+        # Without overviews rio-tiler warns that it reads the full resolution: for a
+        # quick look of a scene roadseg has just read whole, that is expected.
+        warnings.simplefilter("ignore", NoOverviewWarning)
         reader = Reader(str(path))
     with reader:
         src = reader.dataset
         bands = (1, 2, 3) if src.count >= 3 else (1,)
-        image = reader.preview(indexes=bands, max_size=max_side, resampling_method="average")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoOverviewWarning)
+            image = reader.preview(indexes=bands, max_size=max_side, resampling_method="average")
         data = image.array
         h, w = data.shape[1:]
         crs = CRS.from_user_input(src.crs) if src.crs else None
