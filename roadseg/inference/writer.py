@@ -81,10 +81,6 @@ class ProbabilityWriter:
             self._dst.close()
             self._dst = None
 
-    @property
-    def pending_cells(self) -> int:
-        return len(self._pending)
-
     def add(self, result: BlockResult) -> None:
         """Add one block's result; write every cell it completes."""
         bi, bj = result.index
