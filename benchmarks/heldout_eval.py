@@ -48,7 +48,7 @@ def evaluate(model: str, data: Path, pictures: Path | None) -> dict:
         )
         images.extend(held_out)
         if spec.kind == "scenes":
-            cases.extend(SceneCase(spec.name, i.stem, i.path, i.truth) for i in held_out)
+            cases.extend(SceneCase.of(i) for i in held_out)
     started = time.perf_counter()
     _, pixel = summarise(evaluate_images(net, images), meta.threshold)
     end_to_end = score_scenes(model, cases, keep_dir=pictures, previews=pictures is not None)

@@ -13,12 +13,15 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from roadseg.evaluation.apls import evaluate_vector_files, read_lines
 from roadseg.log import get_logger
+
+if TYPE_CHECKING:
+    from roadseg.data import LabelledImage
 
 log = get_logger(__name__)
 
@@ -38,6 +41,11 @@ class SceneCase:
     stem: str
     scene: Path
     truth: Path
+
+    @classmethod
+    def of(cls, image: LabelledImage) -> SceneCase:
+        """The case of a held-out scene, grouped by its source (a city)."""
+        return cls(image.dataset, image.stem, image.path, image.truth)
 
 
 def score_scenes(

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from roadseg.data import CropSampler, LabelledImage, SourceSpec, load_source
+from roadseg.data import CropSampler, LabelledImage, load_source
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError, OutputExistsError
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
@@ -89,7 +89,7 @@ def load_training_data(config: TrainConfig) -> TrainingData:
         weights.append(spec.weight)
         val_images.extend(held_out)
         if spec.kind == "scenes":
-            val_scenes.extend(_scene_cases(spec, held_out))
+            val_scenes.extend(SceneCase.of(i) for i in held_out)
     sampler = CropSampler(
         groups,
         weights,
@@ -108,10 +108,6 @@ def load_training_data(config: TrainConfig) -> TrainingData:
         for spec, g in zip(config.sources, groups, strict=True)
     }
     return TrainingData(sampler, val_images, val_scenes, split)
-
-
-def _scene_cases(spec: SourceSpec, images: list[LabelledImage]) -> list[SceneCase]:
-    return [SceneCase(spec.name, i.stem, i.path, i.truth) for i in images]
 
 
 def _build_model(
@@ -176,8 +172,8 @@ def train(
     device = resolve_device(config.device)
     data = load_training_data(config)
     model, arch_kwargs = _build_model(config, device, resume)
-    # Channels-last convolutions train 2.8x faster on a 2-core AVX2 CPU (fwd+bwd of a
-    # 4x3x256x256 batch, ResUNet 16: 1.62 against 0.58 steps/s) and suit GPUs too.
+    # Channels-last convolutions train 1.2-1.4x faster on a 2-core AVX2 CPU
+    # (benchmarks/bench_train_step.py: 1.45 against 1.03-1.22 steps/s) and suit GPUs.
     model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.AdamW(
