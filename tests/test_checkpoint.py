@@ -134,3 +134,23 @@ def test_default_weights_follow_device_and_fall_back(tmp_path, monkeypatch):
     save_checkpoint(model, meta, tmp_path / "resunet.safetensors")
     assert checkpoint.default_weights_name(torch.device("cuda")) == "resunet"
     assert checkpoint.default_weights_name(torch.device("cpu")) == "resunet-lite"
+
+
+def test_resolve_model_is_the_model_or_the_default_for_the_device(tmp_path, monkeypatch):
+    from roadseg.models import checkpoint, resolve_model
+
+    meta = ModelMetadata(architecture="resunet", arch_kwargs={"base_channels": 4})
+    model = build("resunet", base_channels=4)
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
+    lite = save_checkpoint(model, meta, tmp_path / "resunet-lite.safetensors")
+    full = save_checkpoint(model, meta, tmp_path / "resunet.safetensors")
+    mine = save_checkpoint(model, meta, tmp_path / "mine.safetensors")
+    assert resolve_model(mine, "cuda") == mine  # a file wins whatever the device
+    assert resolve_model("resunet", "cpu") == full  # so does a shipped name
+    assert resolve_model(None, "cpu") == lite
+    # only the kind of device matters, and it need not be present here
+    assert resolve_model(None, "cuda:1") == resolve_model(None, torch.device("cuda")) == full
+    expected = full if torch.cuda.is_available() else lite
+    assert resolve_model(None, "auto") == expected
+    with pytest.raises(InputNotFoundError, match="nope"):
+        resolve_model("nope", "cpu")

@@ -264,11 +264,11 @@ def evaluate(
         )
     if sources:
         from roadseg.data.spec import parse_source_spec
-        from roadseg.models import default_weights_name
+        from roadseg.models import resolve_model
 
         dev = resolve_device(device)
         metrics = evaluate_model(
-            model or default_weights_name(dev),
+            resolve_model(model, dev),
             [parse_source_spec(s) for s in sources],
             device=dev,
             threshold=threshold,

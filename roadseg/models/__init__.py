@@ -7,6 +7,7 @@ from roadseg.models.checkpoint import (
     load,
     read_metadata,
     resolve_checkpoint,
+    resolve_model,
     save_checkpoint,
 )
 from roadseg.models.metadata import DEFAULT_NORMALIZATION, ModelMetadata
@@ -31,5 +32,6 @@ __all__ = [
     "load",
     "read_metadata",
     "resolve_checkpoint",
+    "resolve_model",
     "save_checkpoint",
 ]

@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from roadseg.device import resolve_device
 from roadseg.errors import CheckpointError, InputNotFoundError
 from roadseg.io.atomic import atomic_output
 from roadseg.models.base import SegmentationModel
@@ -179,7 +180,7 @@ DEFAULT_WEIGHTS: dict[str, tuple[str, ...]] = {
 
 
 def default_weights_name(device: torch.device) -> str:
-    """The shipped weights ``roadseg run`` uses when no ``--model`` is given.
+    """The shipped weights used when no model is given, for a kind of device.
 
     Raises:
         InputNotFoundError: no shipped weights are installed at all.
@@ -191,8 +192,35 @@ def default_weights_name(device: torch.device) -> str:
             return name
     raise InputNotFoundError(
         f"no shipped weights in {WEIGHTS_DIR} (expected one of {', '.join(preferred)}); "
-        "reinstall roadseg or pass --model PATH to a checkpoint"
+        "reinstall roadseg or pass model=PATH to a checkpoint"
     )
+
+
+def resolve_model(
+    model: str | os.PathLike[str] | None, device: str | torch.device = "auto"
+) -> Path:
+    """The checkpoint to load: ``model`` (a file or shipped name), or, when it is
+    ``None``, the shipped weights preferred on ``device``.
+
+    Only the kind of device matters and it need not be present here (a batch driver
+    without a GPU resolves the model of its GPU workers): ``auto`` means this
+    machine's, ``cuda`` and ``cuda:N`` a GPU, anything else a CPU.
+
+    Raises:
+        InputNotFoundError: no such file or shipped name, or no weights installed.
+    """
+    if model is not None:
+        return resolve_checkpoint(model)
+    return resolve_checkpoint(default_weights_name(_device_kind(device)))
+
+
+def _device_kind(device: str | torch.device) -> torch.device:
+    if isinstance(device, torch.device):
+        return torch.device(device.type)
+    name = device.strip().lower()
+    if name == "auto":
+        return resolve_device("auto")
+    return torch.device("cuda" if name.startswith("cuda") else "cpu")
 
 
 def checkpoint_size_mb(path: str | os.PathLike[str]) -> float:
