@@ -26,10 +26,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise DeviceError(
-                f"device {device!r} was requested but CUDA is not available on this machine; "
-                "use --device cpu or --device auto"
+                f"device={device!r}: CUDA is not available on this machine; "
+                "use device='cpu' or device='auto'"
             )
         return torch.device(name)
     raise InvalidParameterError(
-        f"unknown device {device!r}; choose one of {', '.join(DEVICE_CHOICES)} (or cuda:N)"
+        f"device={device!r}: unknown device; choose one of {', '.join(DEVICE_CHOICES)} (or cuda:N)"
     )

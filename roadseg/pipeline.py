@@ -171,7 +171,7 @@ def check_outputs(
         InvalidParameterError: two outputs are one file, or an extension names a
             format other than the one written.
     """
-    outputs = {"--out": out, "--prob-out": prob_out, "--preview": preview}
+    outputs = {"out": out, "prob_out": prob_out, "preview": preview}
     for path in outputs.values():
         check_not_input(path, [scene])
     check_distinct(outputs)

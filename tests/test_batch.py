@@ -184,7 +184,7 @@ def test_foreign_outputs_are_not_replaced_without_overwrite(
     out.mkdir()
     (out / "s0.gpkg").write_bytes(b"someone else's file")
     summary = _run(scene_dir, out, tiny_model, threads_client)
-    assert summary.entries[0].status == "failed" and "--overwrite" in summary.entries[0].error
+    assert summary.entries[0].status == "failed" and "overwrite=True" in summary.entries[0].error
     assert (out / "s0.gpkg").read_bytes() == b"someone else's file"
     assert _run(scene_dir, out, tiny_model, threads_client, overwrite=True).n_done == N_SCENES
 

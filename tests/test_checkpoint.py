@@ -106,7 +106,7 @@ def test_missing_checkpoint_names_the_file() -> None:
 def test_save_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
     path = tmp_path / "m.safetensors"
     save_checkpoint(_trained_model(), _metadata(), path)
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         save_checkpoint(_trained_model(), _metadata(), path, overwrite=False)
 
 

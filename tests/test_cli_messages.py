@@ -12,6 +12,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 import rasterio
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from inference_helpers import local_checkpoint, textured, write_scene
 
 from roadseg.cli.main import COMMANDS, cli
+from roadseg.cli.messages import to_cli
 from roadseg.errors import InputNotFoundError
 from roadseg.log import plural
 
@@ -135,3 +137,36 @@ def test_readme_training_examples_name_folders_that_exist(shared_data: Path) -> 
     stems = re.findall(r"val=(\w+)", text)
     for stem in stems:
         assert list(shared_data.rglob(f"*{stem}*")), stem
+
+
+def _command() -> click.Command:
+    @click.command()
+    @click.option("-o", "--out")
+    @click.option("--tile-size", type=int)
+    @click.option("--overwrite/--no-overwrite")
+    @click.option("--bands")
+    @click.option("--device")
+    @click.option("--scheduler")
+    @click.option("--hole-area", "hole_area_m2", type=float)
+    def command(**kwargs: object) -> None:
+        """A command with some of roadseg's options."""
+
+    return command
+
+
+@pytest.mark.parametrize(
+    ("library", "cli"),
+    [
+        ("tile_size=8: must be an integer >= 16", "--tile-size 8: must be an integer >= 16"),
+        ("x: pass overwrite=True to replace it", "x: pass --overwrite to replace it"),
+        ("x: given as both out=... and preview=...", "x: given as both --out and preview=..."),
+        ("bands=(1, 2): names 2 band(s)", "--bands 1,2: names 2 band(s)"),
+        ("device='cuda': no GPU; use device='cpu'", "--device cuda: no GPU; use --device cpu"),
+        ("scheduler=tcp://h:8786 is gone", "--scheduler tcp://h:8786 is gone"),
+        ("hole_area_m2=-1.0: must be >= 0", "--hole-area -1.0: must be >= 0"),
+        ("a spec pairs:/x,gsd=1 and GPU=1", "a spec pairs:/x,gsd=1 and GPU=1"),
+    ],
+)
+def test_the_cli_writes_the_parameters_of_a_command_as_its_flags(library: str, cli: str) -> None:
+    assert to_cli(library, _command()) == cli
+    assert to_cli(library, None) == library

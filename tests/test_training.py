@@ -105,7 +105,7 @@ def test_resume_continues_from_the_saved_step(tmp_path: Path) -> None:
     assert first.step == 10
     state = json.loads(state_paths(first.last)[1].read_text())
     assert state["record"]["step"] == 10
-    with pytest.raises(OutputExistsError, match="--resume"):
+    with pytest.raises(OutputExistsError, match="resume="):
         train(_config(data, run, steps=10, eval_every=5))
     second = train(_config(data, run, steps=14, eval_every=5), resume=first.last)
     assert second.step == 14

@@ -46,12 +46,12 @@ def plan_local_cluster(
     cpus = os.cpu_count() or 1
     use_gpu = device.startswith("cuda") or (device == "auto" and _cuda_count() > 0)
     if workers is not None and workers < 1:
-        raise InvalidParameterError(f"--workers {workers}: need at least 1 worker")
+        raise InvalidParameterError(f"workers={workers!r}: need at least 1 worker")
     if use_gpu:
         gpus = _cuda_count()
         if gpus == 0:
             raise DeviceError(
-                f"device {device!r} needs CUDA, which is not available here; use --device cpu"
+                f"device={device!r}: needs CUDA, which is not available here; use device='cpu'"
             )
         # A LocalCluster cannot pin each worker to its own GPU: one GPU worker by
         # default; on a multi-GPU machine start one worker per GPU with
@@ -59,7 +59,7 @@ def plan_local_cluster(
         if gpus > 1 and workers is None:
             log.info(
                 "%d GPUs found; the local cluster uses one. For all of them start one "
-                "worker per GPU (pipelines/deploy/start-gpu-workers.sh) and pass --scheduler",
+                "worker per GPU (pipelines/deploy/start-gpu-workers.sh) and pass scheduler=...",
                 gpus,
             )
         n = workers or 1

@@ -142,7 +142,7 @@ def read_stac(
             if key is None:
                 raise InvalidInputError(
                     f"{source}: item {item.id!r} has no asset {asset!r} (it has "
-                    f"{', '.join(item.assets) or 'none'}); choose one with --stac-asset"
+                    f"{', '.join(item.assets) or 'none'}); choose one with stac_asset=..."
                 )
             log.warning("STAC item %s has no asset %r; using %r", item.id, asset, key)
             chosen = item.assets[key]
@@ -191,7 +191,7 @@ def collect_scenes(
     scenes = _unique(named)
     if not scenes:
         raise InvalidParameterError(
-            "no scenes to process; give files, folders or patterns, --manifest or --stac"
+            "no scenes to process; give files, folders or patterns, manifest=... or stac=..."
         )
     for scene in scenes:
         if not scene.path.is_file():

@@ -122,13 +122,13 @@ def clear_partials(out_dir: Path) -> None:
 
 
 def remove_stale_probability(ctx: BatchContext, name: str, entries: Sequence[RecordEntry]) -> None:
-    """A scene redone without --prob-cog: remove the probability COG an earlier batch
+    """A scene redone without ``prob_cog``: remove the probability COG an earlier batch
     wrote for it, which would no longer match the new GeoPackage. A file no batch wrote
     is left alone."""
     stale = ctx.out_dir / f"{name}{PROB_SUFFIX}"
     if stale.is_file() and any(e.scene == name and stale.name in e.outputs for e in entries):
         stale.unlink()
-        log.info("%s: removed %s of an earlier batch run with --prob-cog", name, stale.name)
+        log.info("%s: removed %s of an earlier batch run with prob_cog=True", name, stale.name)
 
 
 def input_facts(scene: SceneInput, known: Mapping[str, RecordEntry]) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def plan_scenes(
                 FAILED,
                 attempt=0,
                 error=f"OutputExistsError: {clash[0]} exists and no batch in this folder "
-                "wrote it; pass --overwrite to replace it",
+                "wrote it; pass overwrite=True to replace it",
             )
             ctx.record.append(entry)
             final[scene.name] = entry

@@ -195,7 +195,9 @@ def run_batch(
                 )
                 n_workers = plan.n_workers
             elif workers is not None:
-                log.warning("--workers is ignored with --scheduler: the cluster is as it is")
+                log.warning(
+                    "workers=%d is ignored with a scheduler: the cluster is as it is", workers
+                )
             with batch_client(scheduler, plan) as client:
                 todo = [
                     replace(t, torch_threads=plan.torch_threads if plan else None) for t in todo
@@ -317,10 +319,10 @@ def _require_gpu_workers(client: Any) -> None:
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
     if not any(w.get("resources", {}).get("GPU") for w in workers.values()):
         raise DeviceError(
-            f"--device cuda: none of the {len(workers)} workers of the cluster declares a GPU "
+            f"device='cuda': none of the {len(workers)} workers of the cluster declares a GPU "
             "resource, so the scenes would wait forever; start GPU workers with "
             "'dask worker SCHEDULER --resources GPU=1' (see pipelines/README.md) or use "
-            "--device cpu"
+            "device='cpu'"
         )
 
 

@@ -2,7 +2,8 @@
 
 Subcommands live in their own modules and are imported only when used, so
 ``roadseg --help`` stays quick. Library errors become one-line click errors here, at
-the edge, and nowhere else.
+the edge, and nowhere else, with the parameters they name written as the command's
+flags (:mod:`roadseg.cli.messages`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from roadseg import __version__
+from roadseg.cli.messages import to_cli
 from roadseg.cli.options import accept_verbosity, verbosity_options
 from roadseg.errors import RoadsegError
 from roadseg.log import configure_logging
@@ -50,7 +52,10 @@ class RoadsegGroup(click.Group):
         except RoadsegError as exc:
             if ctx.obj and ctx.obj.get("verbosity", 0) > 0:
                 raise
-            raise click.ClickException(str(exc)) from None
+            # The library names its parameters; the user typed the command's flags.
+            name = ctx.invoked_subcommand
+            command = self.get_command(ctx, name) if name else None
+            raise click.ClickException(to_cli(str(exc), command)) from None
         except Terminated:
             click.echo("Aborted: terminated (SIGTERM); no partial output was kept.", err=True)
             sys.exit(128 + signal.SIGTERM)

@@ -197,22 +197,23 @@ def check_not_input(
         if same:
             raise OutputIsInputError(
                 f"{out}: this output is the input {source}; writing it would destroy the "
-                "input, so choose another output name (--overwrite does not change this)"
+                "input, so choose another output name (overwrite=True does not change this)"
             )
 
 
 def check_distinct(outputs: dict[str, str | os.PathLike[str] | None]) -> None:
-    """Refuse two outputs given the same file (``{"--out": path, ...}``)."""
+    """Refuse two outputs given the same file (``{"out": path, ...}``, keyed by the
+    parameters' names)."""
     seen: dict[Path, str] = {}
-    for flag, path in outputs.items():
+    for name, path in outputs.items():
         if path is None:
             continue
         key = Path(path).resolve()
         if key in seen:
             raise InvalidParameterError(
-                f"{path}: given as both {seen[key]} and {flag}; give different files"
+                f"{path}: given as both {seen[key]}=... and {name}=...; give different files"
             )
-        seen[key] = flag
+        seen[key] = name
 
 
 def check_suffix(path: str | os.PathLike[str], allowed: tuple[str, ...], what: str) -> None:
@@ -249,7 +250,9 @@ def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
     if target.is_dir():
         raise InvalidParameterError(f"{target}: output path is a directory; give a file name")
     if target.exists() and not overwrite:
-        raise OutputExistsError(f"{target}: output already exists; pass --overwrite to replace it")
+        raise OutputExistsError(
+            f"{target}: output already exists; pass overwrite=True to replace it"
+        )
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         if parent.exists():
@@ -282,7 +285,7 @@ def publish(tmp: Path, target: Path, overwrite: bool) -> None:
     except FileExistsError:
         raise OutputExistsError(
             f"{target}: the output was created by another process while this run was "
-            "working; it was left as it is (pass --overwrite to replace it)"
+            "working; it was left as it is (pass overwrite=True to replace it)"
         ) from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
@@ -293,7 +296,7 @@ def publish(tmp: Path, target: Path, overwrite: bool) -> None:
         except FileExistsError:
             raise OutputExistsError(
                 f"{target}: the output was created by another process while this run "
-                "was working; it was left as it is (pass --overwrite to replace it)"
+                "was working; it was left as it is (pass overwrite=True to replace it)"
             ) from None
         os.replace(tmp, target)
         return

@@ -97,7 +97,7 @@ def describe_scene(
         InputNotFoundError, InvalidInputError, InvalidParameterError.
     """
     if gsd is not None and not (np.isfinite(gsd) and gsd > 0):
-        raise InvalidParameterError(f"--gsd must be a positive number of metres, got {gsd}")
+        raise InvalidParameterError(f"gsd={gsd!r}: must be a positive number of metres per pixel")
     with open_dataset(path) as src:
         if src.count < 1:
             hint = (
@@ -128,7 +128,7 @@ def describe_scene(
                 "and the image is taken to be at %g m per pixel%s",
                 path,
                 gsd if gsd is not None else default_gsd,
-                "" if gsd is not None else " (declare it with --gsd)",
+                "" if gsd is not None else " (declare it with gsd=...)",
             )
         scene_gsd = gsd if gsd is not None else (measured if measured else default_gsd)
         return SceneInfo(
@@ -171,7 +171,7 @@ def select_bands(
             return chosen * in_channels
         if len(chosen) != in_channels:
             raise InvalidParameterError(
-                f"--bands names {len(chosen)} band(s) but the model takes {in_channels}; "
+                f"bands={chosen}: names {len(chosen)} band(s) but the model takes {in_channels}; "
                 f"give {in_channels} (or 1, repeated)"
             )
         return chosen
@@ -187,10 +187,10 @@ def select_bands(
         raise InvalidInputError(
             f"{Path(src.name).name}: the scene has {len(colour)} colour band(s) but the "
             f"model takes {in_channels}; "
-            "choose bands with --bands"
+            "choose bands with bands=..."
         )
     log.warning(
-        "the scene has %d bands and the model takes %d: using bands %s; choose others with --bands",
+        "the scene has %d bands and the model takes %d: using bands %s; choose others with bands=...",
         len(colour),
         in_channels,
         ",".join(map(str, colour[:in_channels])),

@@ -80,7 +80,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not self.sources:
-            raise InvalidParameterError("give at least one data source (--source)")
+            raise InvalidParameterError("sources=(): give at least one data source (sources=...)")
         for label, value in (
             ("crop", self.crop),
             ("batch_size", self.batch_size),

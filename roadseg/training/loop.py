@@ -163,8 +163,8 @@ def train(
     out = Path(config.out_dir)
     if (out / LAST).exists() and not (overwrite or resume):
         raise OutputExistsError(
-            f"{out}: holds an earlier training run; pass --overwrite to replace it or "
-            f"--resume {out / LAST} to continue it"
+            f"{out}: holds an earlier training run; pass overwrite=True to replace it or "
+            f"resume={out / LAST} to continue it"
         )
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)

@@ -67,7 +67,7 @@ def load_training_state(
     for path in (tensor_path, json_path):
         if not path.is_file():
             raise InputNotFoundError(
-                f"{path}: training state not found; --resume needs the last.safetensors "
+                f"{path}: training state not found; resume=... needs the last.safetensors "
                 "written by roadseg train, with its .state.json and .state.safetensors"
             )
     try:
