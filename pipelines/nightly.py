@@ -27,6 +27,7 @@ import click
 from roadseg.batch import collect_scenes, format_summary, run_batch
 from roadseg.batch.inputs import is_raster_name
 from roadseg.errors import RoadsegError
+from roadseg.inference import InferenceOptions
 from roadseg.log import configure_logging, get_logger
 
 log = get_logger("pipelines.nightly")
@@ -108,8 +109,7 @@ def nightly(
         summary = run_batch(
             scenes,
             folder,
-            model=model,
-            device=device,
+            inference=InferenceOptions(model=model, device=device),
             prob_cog=prob_cog,
             scheduler=scheduler,
             workers=workers,

@@ -8,13 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from roadseg.errors import InvalidParameterError
-from roadseg.inference import (
-    DEFAULT_BLOCK_SIZE,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE_SIZE,
-    PredictionResult,
-    predict_scene,
-)
+from roadseg.inference import InferenceOptions, PredictionResult, predict_scene
 from roadseg.io.atomic import (
     check_distinct,
     check_not_input,
@@ -25,6 +19,7 @@ from roadseg.io.atomic import (
 )
 from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger
+from roadseg.vector import VectorOptions, VectorResult, check_threshold, vectorize
 
 log = get_logger(__name__)
 
@@ -37,12 +32,12 @@ class RunResult:
         scene: the input.
         prediction: the probability raster (a temporary one, already deleted, when
             only ``out`` was asked for).
-        vectors: the road vectors (``roadseg.vector.VectorResult``), or ``None``.
+        vectors: the road vectors, or ``None``.
     """
 
     scene: Path
     prediction: PredictionResult
-    vectors: Any | None
+    vectors: VectorResult | None
 
 
 def run_scene(
@@ -50,22 +45,13 @@ def run_scene(
     out: str | os.PathLike[str] | None = None,
     *,
     prob_out: str | os.PathLike[str] | None = None,
-    model: str | os.PathLike[str] | None = None,
-    device: str = "auto",
-    engine: str = "auto",
-    bands: tuple[int, ...] | list[int] | None = None,
-    gsd: float | None = None,
-    tile_size: int = DEFAULT_TILE_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
-    batch_size: int | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
-    tta: bool = False,
-    scheduler: Any = None,
+    inference: InferenceOptions | None = None,
+    vector: VectorOptions | None = None,
     threshold: float | None = None,
     preview: str | os.PathLike[str] | None = None,
+    scheduler: Any = None,
     overwrite: bool = False,
     progress: bool = False,
-    vector_options: dict[str, Any] | None = None,
 ) -> RunResult:
     """Predict road probabilities for a scene and, with ``out``, extract road vectors.
 
@@ -74,26 +60,41 @@ def run_scene(
         out: road GeoPackage to write.
         prob_out: probability COG to keep; without it (and with ``out``) the
             probabilities go to a temporary file beside ``out``, deleted afterwards.
-        threshold: decision threshold for the vector stage (default: the model's).
-        preview: PNG preview written by the vector stage.
-        vector_options: further keyword arguments of ``roadseg.vector.vectorize``.
-        Others: see :func:`roadseg.inference.predict_scene`.
+        inference: how the probabilities are computed (model, device, tiling, ...;
+            see :class:`roadseg.inference.InferenceOptions`); ``None``: the defaults.
+        vector: the tuning of the road lines (see :class:`roadseg.vector.VectorOptions`);
+            ``None``: the defaults. Needs ``out``.
+        threshold: decision threshold of the road lines, strictly between 0 and 1
+            (default: the model's). Needs ``out``.
+        preview: PNG preview written by the vector stage. Needs ``out``.
+        scheduler: ``None`` (local), a ``tcp://`` address or a ``distributed.Client``;
+            both stages run on it.
+        overwrite: replace existing outputs.
+        progress: show progress bars.
 
     Raises:
         InvalidParameterError: neither output given, or a bad option.
         OutputExistsError: an output exists and ``overwrite`` is false (checked before
             any work).
     """
+    inference = (inference or InferenceOptions()).validate()
     if out is None and prob_out is None:
         raise InvalidParameterError(
-            "nothing to write: give --out roads.gpkg and/or --prob-out probs.tif"
+            "nothing to write: give out=roads.gpkg and/or prob_out=probs.tif"
         )
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise InvalidParameterError(f"--threshold must be between 0 and 1, got {threshold}")
-    if out is None and (preview is not None or threshold is not None or vector_options):
-        raise InvalidParameterError(
-            "--preview and --threshold apply to the road vectors; give --out as well"
-        )
+    if threshold is not None:
+        check_threshold(threshold)
+    if vector is not None:
+        vector.validate()
+    if out is None:
+        given = [f"preview={preview}"] if preview is not None else []
+        given += [f"threshold={threshold}"] if threshold is not None else []
+        given += ["vector=..."] if vector is not None else []
+        if given:
+            raise InvalidParameterError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to the "
+                "road lines; give out=roads.gpkg as well"
+            )
     check_outputs(scene, out=out, prob_out=prob_out, preview=preview)
     if prob_out is not None:
         check_output_path(prob_out, overwrite)
@@ -101,26 +102,17 @@ def run_scene(
         check_output_path(out, overwrite)
         if preview is not None:
             check_output_path(preview, overwrite)
-    predict_kwargs: dict[str, Any] = dict(
-        model=model,
-        device=device,
-        engine=engine,
-        bands=bands,
-        gsd=gsd,
-        tile_size=tile_size,
-        overlap=overlap,
-        batch_size=batch_size,
-        block_size=block_size,
-        tta=tta,
-        scheduler=scheduler,
-        progress=progress,
-    )
     if out is None:
         with gdal_errors(reading=[scene], writing=[prob_out]):
-            prediction = predict_scene(scene, prob_out, overwrite=overwrite, **predict_kwargs)  # type: ignore[arg-type]
+            prediction = predict_scene(
+                scene,
+                prob_out,  # type: ignore[arg-type]
+                inference,
+                scheduler=scheduler,
+                overwrite=overwrite,
+                progress=progress,
+            )
         return RunResult(Path(scene), prediction, None)
-
-    from roadseg.vector import vectorize
 
     temporary = prob_out is None
     # One temporary name, made from the output's: a leftover says whose it was.
@@ -130,18 +122,24 @@ def run_scene(
     try:
         with gdal_errors(reading=[scene], writing=[out, prob_out, preview]):
             prediction = predict_scene(
-                scene, prob_path, overwrite=overwrite or temporary, **predict_kwargs
-            )
-            vectors = vectorize(
-                prediction.path,
-                out,
-                threshold=threshold,
-                overwrite=overwrite,
+                scene,
+                prob_path,
+                inference,
                 scheduler=scheduler,
+                overwrite=overwrite or temporary,
+                progress=progress,
+            )
+            # The georeferencing and the model's threshold travel with the pixels.
+            vectors = vectorize(
+                prediction,
+                out,
+                options=vector,
+                threshold=threshold,
                 preview=preview,
                 scene=scene,
+                scheduler=scheduler,
+                overwrite=overwrite,
                 progress=progress,
-                **(vector_options or {}),
             )
     finally:
         if temporary:

@@ -22,6 +22,7 @@ import roadseg.batch.runner as runner
 from roadseg.batch import BatchLock, BatchLockedError, RunRecord, collect_scenes, run_batch
 from roadseg.batch.fingerprint import file_sha256
 from roadseg.cli.main import cli
+from roadseg.inference import InferenceOptions
 
 N_SCENES = 4
 
@@ -54,10 +55,14 @@ def _final(out_dir: Path) -> Counter:
     return Counter(e.scene for e in RunRecord(out_dir) if e.status == "done")
 
 
-def _run(scene_dir: Path, out_dir: Path, model: Path, client, **kwargs):
+def _run(
+    scene_dir: Path, out_dir: Path, model: Path, client, *, device="auto", options=None, **kwargs
+):
+    """``options``: fields of InferenceOptions other than the model and device."""
     kwargs.setdefault("process", BrightnessProcessor())
+    inference = InferenceOptions(model=str(model), device=device, **(options or {}))
     return run_batch(
-        collect_scenes([str(scene_dir)]), out_dir, model=str(model), scheduler=client, **kwargs
+        collect_scenes([str(scene_dir)]), out_dir, inference=inference, scheduler=client, **kwargs
     )
 
 
@@ -115,14 +120,12 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(
     assert [e.status for e in verified.entries] == ["skipped"] * 3 + ["done"]
     # other settings redo everything; speed-only settings do not
     assert (
-        _run(scene_dir, out, tiny_model, threads_client, run_options={"batch_size": 2}).n_skipped
+        _run(scene_dir, out, tiny_model, threads_client, options={"batch_size": 2}).n_skipped
         == N_SCENES
     )
-    changed = _run(scene_dir, out, tiny_model, threads_client, run_options={"threshold": 0.3})
+    changed = _run(scene_dir, out, tiny_model, threads_client, threshold=0.3)
     assert changed.n_done == N_SCENES
-    forced = _run(
-        scene_dir, out, tiny_model, threads_client, run_options={"threshold": 0.3}, overwrite=True
-    )
+    forced = _run(scene_dir, out, tiny_model, threads_client, threshold=0.3, overwrite=True)
     assert forced.n_done == N_SCENES
 
 
@@ -435,7 +438,7 @@ def test_default_model_is_the_shipped_weights_for_the_device(
     summary = run_batch(
         collect_scenes([str(scene_dir / "s0.tif")]),
         tmp_path / "out",
-        device="cpu",
+        inference=InferenceOptions(device="cpu"),
         scheduler=threads_client,
         process=BrightnessProcessor(),
     )
@@ -452,7 +455,7 @@ def test_a_scene_missing_from_a_manifest_is_recorded_failed(
     summary = run_batch(
         collect_scenes(manifest=manifest),
         tmp_path / "out",
-        model=str(tiny_model),
+        inference=InferenceOptions(model=str(tiny_model)),
         scheduler=threads_client,
         process=BrightnessProcessor(),
     )

@@ -16,6 +16,7 @@ from inference_helpers import write_scene as write_georef_scene
 from roadseg.batch import collect_scenes, run_batch
 from roadseg.batch.cluster import batch_client, plan_local_cluster
 from roadseg.batch.task import SceneTask, execute_attempt, process_with_run_scene
+from roadseg.inference import InferenceOptions
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +48,7 @@ def test_a_truncated_scene_is_a_permanent_error_not_retried(tmp_path: Path) -> N
         scene,
         out / "cut.gpkg",
         None,
-        str(model),
-        device="cpu",
-        run_options={"tile_size": 64, "overlap": 16},
+        InferenceOptions(model=str(model), device="cpu", tile_size=64, overlap=16),
     )
     attempt = execute_attempt(process_with_run_scene, task)
     assert not attempt.ok and not attempt.retryable
@@ -82,7 +81,11 @@ def test_a_rerun_without_prob_cog_removes_the_stale_probabilities(
     foreign.write_bytes(b"someone else's file")
     scenes = collect_scenes([str(folder)])
     model = local_checkpoint(tmp_path / "m.safetensors")
-    kwargs = dict(model=str(model), scheduler=threads_client, process=BrightnessProcessor())
+    kwargs = dict(
+        inference=InferenceOptions(model=str(model)),
+        scheduler=threads_client,
+        process=BrightnessProcessor(),
+    )
     run_batch(scenes, out, prob_cog=True, **kwargs)
     assert (out / "a.prob.tif").is_file()
     summary = run_batch(scenes, out, prob_cog=False, **kwargs)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from roadseg.batch import (
 from roadseg.batch.fingerprint import file_sha256, settings_fingerprint
 from roadseg.batch.plan import batch_settings
 from roadseg.errors import DeviceError, InputNotFoundError, InvalidInputError, InvalidParameterError
+from roadseg.inference import InferenceOptions
+from roadseg.vector import VectorOptions
 
 
 @pytest.fixture
@@ -135,12 +138,34 @@ def test_fingerprints(tmp_path: Path) -> None:
     assert one == settings_fingerprint({"b": [1, 2], "a": 1})
     assert one != settings_fingerprint({"a": 2, "b": [1, 2]})
     # speed-only options do not change the fingerprint; output options do
-    base = batch_settings("cpu", {"tile_size": 256}, prob_cog=False)
+    cpu = InferenceOptions(device="cpu", tile_size=256)
+    base = batch_settings(cpu, VectorOptions(), None, prob_cog=False)
     assert settings_fingerprint(base) == settings_fingerprint(
-        batch_settings("cpu", {"tile_size": 256, "batch_size": 8, "block_size": 1024}, False)
+        batch_settings(
+            replace(cpu, batch_size=8, block_size=1024, model="elsewhere/m.safetensors"),
+            VectorOptions(vector_block_size=512),
+            None,
+            False,
+        )
     )
     assert settings_fingerprint(base) != settings_fingerprint(
-        batch_settings("cpu", {"tile_size": 256}, prob_cog=True)
+        batch_settings(cpu, VectorOptions(), None, prob_cog=True)
+    )
+    for changed in (
+        (replace(cpu, overlap=48), VectorOptions(), None),
+        (replace(cpu, bands=(3, 2, 1)), VectorOptions(), None),
+        (cpu, VectorOptions(min_length_m=5.0), None),
+        (cpu, VectorOptions(), 0.3),
+    ):
+        assert settings_fingerprint(base) != settings_fingerprint(
+            batch_settings(*changed, prob_cog=False)
+        ), changed
+    # an option left at its default is the same as one given at its default
+    assert base == batch_settings(
+        InferenceOptions(device="cpu", tile_size=256, overlap=InferenceOptions.overlap),
+        VectorOptions(hysteresis=VectorOptions.hysteresis),
+        None,
+        False,
     )
 
 

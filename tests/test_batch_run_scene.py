@@ -24,6 +24,7 @@ from click.testing import CliRunner
 
 from roadseg.batch import RunRecord, collect_scenes, run_batch
 from roadseg.cli.main import cli
+from roadseg.inference import InferenceOptions
 
 SIZE = 96
 
@@ -105,10 +106,8 @@ def test_a_worker_killed_inside_run_scene_loses_and_corrupts_nothing(
     summary = run_batch(
         collect_scenes([str(scene_dir)]),
         out,
-        model=str(tiny_model),
-        device="cpu",
+        inference=InferenceOptions(model=str(tiny_model), device="cpu", tile_size=64, overlap=8),
         prob_cog=True,
-        run_options={"tile_size": 64, "overlap": 8},
         scheduler=process_cluster.scheduler_address,
         process=KillDuringRunScene(scene="s1", marker_dir=str(tmp_path)),
     )
@@ -120,10 +119,8 @@ def test_a_worker_killed_inside_run_scene_loses_and_corrupts_nothing(
     run_batch(
         collect_scenes([str(scene_dir / "s1.tif")]),
         reference,
-        model=str(tiny_model),
-        device="cpu",
+        inference=InferenceOptions(model=str(tiny_model), device="cpu", tile_size=64, overlap=8),
         prob_cog=True,
-        run_options={"tile_size": 64, "overlap": 8},
         scheduler=process_cluster.scheduler_address,
     )
     np.testing.assert_array_equal(
@@ -206,10 +203,10 @@ def test_spread_blocks_gives_the_same_rasters_as_one_scene_per_worker(
     scene_dir, tmp_path, tiny_model, process_cluster
 ):
     common = dict(
-        model=str(tiny_model),
-        device="cpu",
+        inference=InferenceOptions(
+            model=str(tiny_model), device="cpu", tile_size=64, overlap=8, block_size=48
+        ),
         prob_cog=True,
-        run_options={"tile_size": 64, "overlap": 8, "block_size": 48},
         scheduler=process_cluster.scheduler_address,
     )
     scenes = collect_scenes([str(scene_dir / "s0.tif"), str(scene_dir / "s2.tif")])

@@ -10,14 +10,33 @@ import pytest
 from click.testing import CliRunner
 
 from roadseg.cli.main import cli
-from roadseg.cli.options import VECTOR_TUNING
+from roadseg.cli.options import VECTOR_OPTIONS
+from roadseg.inference import InferenceOptions
 from roadseg.vector import VectorOptions
 
 
-def test_tuning_defaults_are_those_of_the_library() -> None:
-    library = {f.name: f.default for f in dataclasses.fields(VectorOptions)}
-    for _flag, name, default, _help in VECTOR_TUNING:
-        assert library[name] == default, name
+@pytest.mark.parametrize("name", ["run", "batch", "vectorize"])
+def test_tuning_defaults_are_those_of_the_library(name: str) -> None:
+    library = {
+        f.name: f.default
+        for cls in (InferenceOptions, VectorOptions)
+        for f in dataclasses.fields(cls)
+        if f.name not in ("model", "device")  # shared with other commands
+    }
+    command = cli.get_command(None, name)  # type: ignore[arg-type]
+    given = {p.name: p.default for p in command.params if p.name in library}
+    assert given and all(library[key] == value for key, value in given.items()), given
+    if name != "vectorize":
+        assert set(given) == set(library) - {"gap_min_prob"}
+    for _flag, field, _help in VECTOR_OPTIONS:
+        assert field in library, field
+
+
+def test_block_sizes_are_two_options_with_two_names() -> None:
+    command = cli.get_command(None, "run")  # type: ignore[arg-type]
+    flags = {p.name: p.opts for p in command.params}
+    assert flags["block_size"] == ["--block-size"]
+    assert flags["vector_block_size"] == ["--vector-block-size"]
 
 
 @pytest.fixture
@@ -53,9 +72,10 @@ def test_run_passes_inference_and_tuning_options(tmp_path: Path, calls: list) ->
     )
     assert result.exit_code == 0, result.output
     (call,) = calls
-    assert call["tile_size"] == 256 and call["bands"] == (3, 2, 1) and call["tta"] is True
-    assert call["vector_options"]["min_length_m"] == 40.0
-    assert "min_length_m" not in call
+    inference = call["inference"]
+    assert inference.tile_size == 256 and inference.bands == (3, 2, 1) and inference.tta is True
+    assert call["vector"].min_length_m == 40.0
+    assert "min_length_m" not in call and "tile_size" not in call
 
 
 def test_run_refuses_tuning_without_out(calls: list) -> None:
@@ -83,6 +103,5 @@ def test_batch_passes_the_same_options(tmp_path: Path, calls: list, monkeypatch)
     )
     assert result.exit_code == 0, result.output
     (call,) = calls
-    options = call["run_options"]
-    assert options["overlap"] == 48 and options["threshold"] == 0.3
-    assert options["vector_options"]["spur_length_m"] == 4.0
+    assert call["inference"].overlap == 48 and call["threshold"] == 0.3
+    assert call["vector"].spur_length_m == 4.0

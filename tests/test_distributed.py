@@ -10,7 +10,7 @@ import rasterio
 from inference_helpers import resunet_checkpoint, textured, write_scene
 
 from roadseg.errors import InvalidParameterError
-from roadseg.inference import predict_scene
+from roadseg.inference import InferenceOptions, predict_scene
 from roadseg.inference.blocks import BlockJob, SceneSpec
 from roadseg.inference.grid import working_grid
 from roadseg.inference.layout import Layout
@@ -37,16 +37,21 @@ def test_local_cluster_with_worker_processes_gives_the_identical_raster(tmp_path
     model = resunet_checkpoint(tmp_path / "m.safetensors")
     scene = write_scene(tmp_path / "scene.tif", textured(180, 230))
     kw = dict(model=model, device="cpu", tile_size=64, overlap=16, block_size=100)
-    local = predict_scene(scene, tmp_path / "local.tif", **kw)
+    local = predict_scene(scene, tmp_path / "local.tif", InferenceOptions(**kw))
     with (
         LocalCluster(
             n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
         ) as cluster,
         Client(cluster) as client,
     ):
-        by_client = predict_scene(scene, tmp_path / "client.tif", scheduler=client, **kw)
+        by_client = predict_scene(
+            scene, tmp_path / "client.tif", InferenceOptions(**kw), scheduler=client
+        )
         by_address = predict_scene(
-            scene, tmp_path / "address.tif", scheduler=cluster.scheduler_address, **kw
+            scene,
+            tmp_path / "address.tif",
+            InferenceOptions(**kw),
+            scheduler=cluster.scheduler_address,
         )
         # Both worker processes took part, each loading the model once for itself.
         loaded = client.run(_models_loaded)
@@ -80,5 +85,10 @@ def test_a_scheduler_that_is_not_an_address_is_refused(tmp_path: Path) -> None:
     model = resunet_checkpoint(tmp_path / "m.safetensors")
     scene = write_scene(tmp_path / "scene.tif", textured(40, 40))
     with pytest.raises(InvalidParameterError, match="tcp://"):
-        predict_scene(scene, tmp_path / "p.tif", model=model, device="cpu", scheduler="localhost")
+        predict_scene(
+            scene,
+            tmp_path / "p.tif",
+            InferenceOptions(model=model, device="cpu"),
+            scheduler="localhost",
+        )
     assert not (tmp_path / "p.tif").exists()

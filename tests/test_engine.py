@@ -16,8 +16,8 @@ from inference_helpers import resunet_checkpoint, textured, write_scene
 
 from roadseg.cli.main import cli
 from roadseg.errors import InvalidParameterError
+from roadseg.inference import InferenceOptions, predict_scene
 from roadseg.inference import engine as E
-from roadseg.inference import predict_scene
 from roadseg.inference.predictor import ModelSpec, clear_model_cache, predict_tiles
 from roadseg.models import load, resolve_checkpoint
 
@@ -72,7 +72,9 @@ def test_scene_through_either_engine(tmp_path: Path, cache: Path) -> None:
     scene = write_scene(tmp_path / "scene.tif", textured(157, 203))
     common = dict(model=model, device="cpu", tile_size=64, overlap=16, block_size=96)
     results = {
-        name: predict_scene(scene, tmp_path / f"{name}.tif", engine=name, **common)
+        name: predict_scene(
+            scene, tmp_path / f"{name}.tif", InferenceOptions(engine=name, **common)
+        )
         for name in ("torch", "onnx")
     }
     assert results["onnx"].engine == "onnx" and results["torch"].engine == "torch"
@@ -190,4 +192,4 @@ def test_run_and_batch_pass_the_engine_on(tmp_path: Path, monkeypatch: pytest.Mo
         runner.invoke(cli, ["run", "s.tif", "--out", "r.gpkg", "--engine", "ONNX"]).exit_code == 0
     )
     assert runner.invoke(cli, ["batch", "x", "--out-dir", str(tmp_path)]).exit_code == 0
-    assert seen[0]["engine"] == "onnx" and seen[1]["run_options"]["engine"] == "auto"
+    assert seen[0]["inference"].engine == "onnx" and seen[1]["inference"].engine == "auto"

@@ -17,6 +17,7 @@ from rasterio.enums import Resampling
 
 from roadseg.cli.main import cli
 from roadseg.errors import InvalidInputError
+from roadseg.inference import InferenceOptions
 from roadseg.inference.grid import working_grid
 from roadseg.raster.scene import describe_scene
 
@@ -186,7 +187,9 @@ def test_the_statistics_read_is_announced_before_it_starts(
     scene = write_scene(tmp_path / "s.tif", textured(64, 64))
     with caplog.at_level(logging.INFO, logger="roadseg"):
         predict.predict_scene(
-            scene, tmp_path / "p.tif", model=model, device="cpu", tile_size=64, overlap=16
+            scene,
+            tmp_path / "p.tif",
+            InferenceOptions(model=model, device="cpu", tile_size=64, overlap=16),
         )
     assert len(seen) == 1
     assert "reading band statistics" in seen[0] and "no overviews" in seen[0]

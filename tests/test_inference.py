@@ -17,7 +17,7 @@ from inference_helpers import (
     write_scene,
 )
 
-from roadseg.inference import predict_scene
+from roadseg.inference import InferenceOptions, predict_scene
 from roadseg.raster import probability as P
 
 SMALL = dict(tile_size=64, overlap=16, block_size=100, batch_size=3)
@@ -32,7 +32,9 @@ def test_tiled_blocked_pipeline_equals_whole_image_prediction(
     tmp_path: Path, local_model: Path
 ) -> None:
     scene = write_scene(tmp_path / "scene.tif", textured(300, 433))
-    result = predict_scene(scene, tmp_path / "p.tif", model=local_model, device="cpu", **SMALL)
+    result = predict_scene(
+        scene, tmp_path / "p.tif", InferenceOptions(model=local_model, device="cpu", **SMALL)
+    )
     assert result.blocks > 4 and result.tiles > result.blocks  # several blocks of several tiles
     got = read_probability(result.path)
     want = whole_image_probability(scene, local_model)
@@ -49,16 +51,20 @@ def test_block_size_and_batch_size_do_not_change_the_result(
     tmp_path: Path, local_model: Path
 ) -> None:
     scene = write_scene(tmp_path / "scene.tif", textured(150, 170))
-    a = predict_scene(scene, tmp_path / "a.tif", model=local_model, device="cpu", **SMALL)
+    a = predict_scene(
+        scene, tmp_path / "a.tif", InferenceOptions(model=local_model, device="cpu", **SMALL)
+    )
     b = predict_scene(
         scene,
         tmp_path / "b.tif",
-        model=local_model,
-        device="cpu",
-        tile_size=64,
-        overlap=16,
-        block_size=10_000,
-        batch_size=1,
+        InferenceOptions(
+            model=local_model,
+            device="cpu",
+            tile_size=64,
+            overlap=16,
+            block_size=10_000,
+            batch_size=1,
+        ),
     )
     assert b.blocks == 1 and a.blocks > 1
     np.testing.assert_allclose(read_probability(a.path), read_probability(b.path), atol=1.01 / 254)
@@ -83,7 +89,9 @@ def test_output_is_a_cloud_optimised_geotiff_with_overviews(
 ) -> None:
     scene = write_scene(tmp_path / "scene.tif", textured(600, 1030))
     result = predict_scene(
-        scene, tmp_path / "p.tif", model=local_model, device="cpu", tile_size=256, overlap=32
+        scene,
+        tmp_path / "p.tif",
+        InferenceOptions(model=local_model, device="cpu", tile_size=256, overlap=32),
     )
     with rasterio.open(result.path) as dst:
         assert dst.overviews(1)[:1] == [2]
@@ -94,7 +102,9 @@ def test_output_is_a_cloud_optimised_geotiff_with_overviews(
 
 def test_utm_scene_round_trips_crs_and_transform(tmp_path: Path, local_model: Path) -> None:
     scene = write_scene(tmp_path / "utm.tif", textured(120, 90))
-    result = predict_scene(scene, tmp_path / "p.tif", model=local_model, device="cpu", **SMALL)
+    result = predict_scene(
+        scene, tmp_path / "p.tif", InferenceOptions(model=local_model, device="cpu", **SMALL)
+    )
     _check_georeferencing(scene, result.path)
     assert result.gsd_m == pytest.approx(1.0)
 
@@ -109,7 +119,9 @@ def test_geographic_scene_uses_metres_and_keeps_its_grid(tmp_path: Path) -> None
         tmp_path / "wgs84.tif", textured(96, 110), crs="EPSG:4326", transform=transform
     )
     model = local_checkpoint(tmp_path / "m.safetensors", gsd_m=0.3)
-    result = predict_scene(scene, tmp_path / "p.tif", model=model, device="cpu", **SMALL)
+    result = predict_scene(
+        scene, tmp_path / "p.tif", InferenceOptions(model=model, device="cpu", **SMALL)
+    )
     assert (result.width, result.height) == (110, 96)  # no resampling: same resolution
     assert result.gsd_m == pytest.approx(0.3, rel=0.01)
     _check_georeferencing(scene, result.path)
@@ -120,7 +132,9 @@ def test_scene_is_resampled_to_the_model_resolution_on_the_same_footprint(
 ) -> None:
     transform = Affine(0.5, 0, 500_000, 0, -0.5, 4_100_000)
     scene = write_scene(tmp_path / "fine.tif", textured(201, 150), transform=transform)
-    result = predict_scene(scene, tmp_path / "p.tif", model=local_model, device="cpu", **SMALL)
+    result = predict_scene(
+        scene, tmp_path / "p.tif", InferenceOptions(model=local_model, device="cpu", **SMALL)
+    )
     assert (result.width, result.height) == (75, 100)  # 0.5 m -> 1 m, rounded
     with rasterio.open(scene) as src, rasterio.open(result.path) as dst:
         np.testing.assert_allclose(tuple(dst.bounds), tuple(src.bounds), atol=1e-6)
@@ -132,7 +146,9 @@ def test_nodata_and_alpha_regions_stay_nodata(tmp_path: Path, local_model: Path)
     image = textured(130, 140)
     image[:, :40, :] = 0  # a black no-data border on top
     scene = write_scene(tmp_path / "nodata.tif", image, nodata=0)
-    out = predict_scene(scene, tmp_path / "p.tif", model=local_model, device="cpu", **SMALL)
+    out = predict_scene(
+        scene, tmp_path / "p.tif", InferenceOptions(model=local_model, device="cpu", **SMALL)
+    )
     with rasterio.open(out.path) as dst:
         stored = dst.read(1)
     assert (stored[:40] == P.PROB_NODATA).all()
@@ -142,7 +158,9 @@ def test_nodata_and_alpha_regions_stay_nodata(tmp_path: Path, local_model: Path)
     rgba[3, :, 100:] = 0  # transparent on the right
     rgba[:3, :, 100:] = 0
     scene = write_scene(tmp_path / "alpha.tif", rgba, alpha=True)
-    out = predict_scene(scene, tmp_path / "q.tif", model=local_model, device="cpu", **SMALL)
+    out = predict_scene(
+        scene, tmp_path / "q.tif", InferenceOptions(model=local_model, device="cpu", **SMALL)
+    )
     with rasterio.open(out.path) as dst:
         stored = dst.read(1)
     assert (stored[:, 100:] == P.PROB_NODATA).all()
@@ -161,16 +179,12 @@ def test_nodata_does_not_change_predictions_next_to_it_like_black_imagery_would(
     pa = predict_scene(
         write_scene(tmp_path / "a.tif", a, nodata=0),
         tmp_path / "pa.tif",
-        model=local_model,
-        device="cpu",
-        **SMALL,
+        InferenceOptions(model=local_model, device="cpu", **SMALL),
     )
     pb = predict_scene(
         write_scene(tmp_path / "b.tif", b, nodata=7),
         tmp_path / "pb.tif",
-        model=local_model,
-        device="cpu",
-        **SMALL,
+        InferenceOptions(model=local_model, device="cpu", **SMALL),
     )
     np.testing.assert_array_equal(
         read_probability(pa.path)[:, 50:], read_probability(pb.path)[:, 50:]
@@ -182,7 +196,9 @@ def test_scene_smaller_than_one_tile(
     tmp_path: Path, local_model: Path, height: int, width: int
 ) -> None:
     scene = write_scene(tmp_path / "tiny.tif", textured(height, width))
-    result = predict_scene(scene, tmp_path / "p.tif", model=local_model, device="cpu", **SMALL)
+    result = predict_scene(
+        scene, tmp_path / "p.tif", InferenceOptions(model=local_model, device="cpu", **SMALL)
+    )
     got = read_probability(result.path)
     assert got.shape == (height, width) and np.isfinite(got).all()
     if min(height, width) > 8:
@@ -202,16 +218,12 @@ def test_uint16_and_float_scenes_match_the_same_image_in_uint8(
     ref = predict_scene(
         write_scene(tmp_path / "u8.tif", base),
         tmp_path / "u8p.tif",
-        model=local_model,
-        device="cpu",
-        **SMALL,
+        InferenceOptions(model=local_model, device="cpu", **SMALL),
     )
     other = predict_scene(
         write_scene(tmp_path / "x.tif", scaled),
         tmp_path / "xp.tif",
-        model=local_model,
-        device="cpu",
-        **SMALL,
+        InferenceOptions(model=local_model, device="cpu", **SMALL),
     )
     diff = np.abs(read_probability(ref.path) - read_probability(other.path))
     assert diff.mean() < 0.02
@@ -223,9 +235,7 @@ def test_nan_pixels_of_a_float_scene_are_nodata(tmp_path: Path, local_model: Pat
     result = predict_scene(
         write_scene(tmp_path / "f.tif", image),
         tmp_path / "p.tif",
-        model=local_model,
-        device="cpu",
-        **SMALL,
+        InferenceOptions(model=local_model, device="cpu", **SMALL),
     )
     got = read_probability(result.path)
     assert np.isnan(got[10:20, 10:20]).all()
@@ -237,7 +247,9 @@ def test_plain_image_without_georeferencing_is_accepted_with_a_warning(
 ) -> None:
     scene = write_scene(tmp_path / "plain.tif", textured(80, 90), crs=None)
     result = predict_scene(
-        scene, tmp_path / "p.tif", model=local_model, device="cpu", gsd=0.5, **SMALL
+        scene,
+        tmp_path / "p.tif",
+        InferenceOptions(model=local_model, device="cpu", gsd=0.5, **SMALL),
     )
     assert "no georeferencing" in caplog.text
     assert result.crs is None
@@ -250,25 +262,18 @@ def test_band_selection_and_single_band_repetition(tmp_path: Path, local_model: 
     a = predict_scene(
         write_scene(tmp_path / "rgb.tif", rgb),
         tmp_path / "a.tif",
-        model=local_model,
-        device="cpu",
-        **SMALL,
+        InferenceOptions(model=local_model, device="cpu", **SMALL),
     )
     b = predict_scene(
         write_scene(tmp_path / "five.tif", five),
         tmp_path / "b.tif",
-        model=local_model,
-        device="cpu",
-        bands=(3, 2, 1),
-        **SMALL,
+        InferenceOptions(model=local_model, device="cpu", bands=(3, 2, 1), **SMALL),
     )
     np.testing.assert_array_equal(read_probability(a.path), read_probability(b.path))
     pan = predict_scene(
         write_scene(tmp_path / "pan.tif", rgb[:1]),
         tmp_path / "c.tif",
-        model=local_model,
-        device="cpu",
-        **SMALL,
+        InferenceOptions(model=local_model, device="cpu", **SMALL),
     )
     assert np.isfinite(read_probability(pan.path)).all()
 
@@ -279,9 +284,13 @@ def test_tta_averages_flips(tmp_path: Path) -> None:
     scene = write_scene(tmp_path / "s.tif", image)
     flipped = write_scene(tmp_path / "f.tif", np.ascontiguousarray(image[:, :, ::-1]))
     kw = dict(model=model, device="cpu", tile_size=64, overlap=0, block_size=64)
-    a = read_probability(predict_scene(scene, tmp_path / "a.tif", tta=True, **kw).path)
-    b = read_probability(predict_scene(flipped, tmp_path / "b.tif", tta=True, **kw).path)
-    plain = read_probability(predict_scene(scene, tmp_path / "c.tif", **kw).path)
+    a = read_probability(
+        predict_scene(scene, tmp_path / "a.tif", InferenceOptions(tta=True, **kw)).path
+    )
+    b = read_probability(
+        predict_scene(flipped, tmp_path / "b.tif", InferenceOptions(tta=True, **kw)).path
+    )
+    plain = read_probability(predict_scene(scene, tmp_path / "c.tif", InferenceOptions(**kw)).path)
     # With all four flips averaged the prediction commutes with flipping the input.
     np.testing.assert_allclose(a, b[:, ::-1], atol=1.01 / 254)
     assert np.abs(a - plain).max() > 2 / 254

@@ -129,7 +129,7 @@ def test_local_blocks_reuse_a_fixed_set_of_result_buffers(tmp_path: Path) -> Non
 
 _CHILD = """
 import json, resource, sys
-from roadseg.inference import predict_scene
+from roadseg.inference import InferenceOptions, predict_scene
 import roadseg.inference.writer as W
 
 peaks = []
@@ -140,8 +140,9 @@ def record(self, result):
         fields = dict(line.split(":", 1) for line in status)
     peaks.append([int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")])
 W.ProbabilityWriter.add = record
-predict_scene(sys.argv[1], sys.argv[2], model=sys.argv[3], device="cpu", engine=sys.argv[4],
-              tile_size=256, overlap=32, block_size=448, progress=False)
+options = InferenceOptions(model=sys.argv[3], device="cpu", engine=sys.argv[4],
+                           tile_size=256, overlap=32, block_size=448)
+predict_scene(sys.argv[1], sys.argv[2], options, progress=False)
 print(json.dumps(peaks))
 """
 

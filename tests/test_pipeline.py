@@ -15,8 +15,9 @@ from scipy import ndimage
 from shapely.geometry import Point
 
 from roadseg.errors import InvalidParameterError, OutputExistsError
+from roadseg.inference import InferenceOptions
 from roadseg.pipeline import run_scene
-from roadseg.vector import VectorResult
+from roadseg.vector import VectorOptions, VectorResult
 
 FAST = dict(device="cpu", tile_size=64, overlap=16)
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +32,10 @@ def scene(tmp_path: Path) -> Path:
 def test_out_alone_uses_a_temporary_probability_raster_and_deletes_it(scene: Path) -> None:
     folder = scene.parent
     result = run_scene(
-        scene, folder / "roads.gpkg", model=folder / "m.safetensors", threshold=0.3, **FAST
+        scene,
+        folder / "roads.gpkg",
+        threshold=0.3,
+        inference=InferenceOptions(model=folder / "m.safetensors", **FAST),
     )
     assert isinstance(result.vectors, VectorResult)
     assert result.vectors.path == folder / "roads.gpkg" and result.vectors.threshold == 0.3
@@ -49,14 +53,34 @@ def test_out_and_prob_out_keep_both_and_pass_vector_options(scene: Path) -> None
         scene,
         folder / "roads.gpkg",
         prob_out=folder / "p.tif",
-        model=folder / "m.safetensors",
         preview=folder / "roads.png",
-        vector_options={"min_length_m": 5.0},
-        **FAST,
+        inference=InferenceOptions(model=folder / "m.safetensors", **FAST),
+        vector=VectorOptions(min_length_m=5.0),
     )
     assert result.prediction.path == folder / "p.tif" and (folder / "p.tif").exists()
     assert result.vectors.options.min_length_m == 5.0
     assert (folder / "roads.png").stat().st_size > 0
+
+
+def test_the_vector_stage_is_handed_the_prediction(scene: Path, monkeypatch) -> None:
+    import roadseg.pipeline as pipeline
+
+    seen = []
+    real = pipeline.vectorize
+
+    def spy(prediction, *args, **kwargs):
+        seen.append(prediction)
+        return real(prediction, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "vectorize", spy)
+    folder = scene.parent
+    result = run_scene(
+        scene,
+        folder / "roads.gpkg",
+        inference=InferenceOptions(model=folder / "m.safetensors", **FAST),
+    )
+    assert seen == [result.prediction]  # its CRS, transform and threshold, not a path
+    assert result.vectors.threshold == result.prediction.threshold
 
 
 def test_every_output_is_checked_before_any_work(scene: Path) -> None:
@@ -67,15 +91,14 @@ def test_every_output_is_checked_before_any_work(scene: Path) -> None:
             scene,
             folder / "roads.gpkg",
             prob_out=folder / "p.tif",
-            model=folder / "m.safetensors",
-            **FAST,
+            inference=InferenceOptions(model=folder / "m.safetensors", **FAST),
         )
     assert not (folder / "p.tif").exists()
     assert (folder / "roads.gpkg").read_text() == "old"
 
 
 def test_options_for_vectors_need_out(scene: Path) -> None:
-    with pytest.raises(InvalidParameterError, match="--out"):
+    with pytest.raises(InvalidParameterError, match=r"out=roads\.gpkg"):
         run_scene(scene, prob_out=scene.parent / "p.tif", preview=scene.parent / "x.png")
     with pytest.raises(InvalidParameterError, match="nothing to write"):
         run_scene(scene)
@@ -99,7 +122,7 @@ def test_shipped_weights_find_the_roads_of_the_sample_scene(tmp_path: Path) -> N
     profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8")
     with rasterio.open(path, "w", crs="EPSG:32633", transform=transform, **profile) as dst:
         dst.write(rgb)
-    result = run_scene(path, tmp_path / "roads.gpkg", device="cpu")
+    result = run_scene(path, tmp_path / "roads.gpkg", inference=InferenceOptions(device="cpu"))
     lines = gpd.read_file(tmp_path / "roads.gpkg", layer="roads")
     assert result.vectors.n_roads == len(lines) > 0
     # Distance from every pixel to the nearest true road pixel, in metres (1 m pixels).

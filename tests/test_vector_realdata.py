@@ -11,7 +11,7 @@ import rasterio
 from roadseg.evaluation.apls import evaluate_vector_files, read_lines
 from roadseg.raster.probability import TAG_THRESHOLD, encode_probability
 from roadseg.raster.rasterize import rasterize_roads
-from roadseg.vector import vectorize
+from roadseg.vector import VectorOptions, vectorize
 
 
 @pytest.mark.realdata
@@ -39,7 +39,9 @@ def test_perfect_mask_of_vegas_chip_scores_near_one(shared_data: Path, tmp_path:
         dst.write(encode_probability(mask.astype(np.float32)), 1)
         dst.update_tags(**{TAG_THRESHOLD: "0.5"})
     one = vectorize(prob, tmp_path / "one.gpkg")
-    many = vectorize(prob, tmp_path / "many.gpkg", block_size=300, halo=64)
+    many = vectorize(
+        prob, tmp_path / "many.gpkg", options=VectorOptions(vector_block_size=300, halo=64)
+    )
     assert one.crs == "EPSG:4326" and many.n_blocks == 25
     m1 = evaluate_vector_files(one.path, truth)
     mm = evaluate_vector_files(many.path, truth)

@@ -17,7 +17,7 @@ from synthetic_roads import GEO, UTM, pixel_lines_to_map, write_prob_raster
 
 from roadseg.cli.main import cli
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
-from roadseg.vector import vectorize
+from roadseg.vector import VectorOptions, vectorize
 
 CROSS = [[(8, 60), (112, 60)], [(60, 8), (60, 112)]]
 T_SHAPE = [[(8, 40), (112, 40)], [(60, 40), (60, 112)]]
@@ -105,7 +105,9 @@ def test_road_across_block_borders_is_one_line(tmp_path: Path) -> None:
     line = [[(14, 30), (60, 70), (114, 90)]]  # ends 14 px from the borders: not extended
     prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM)
     one = vectorize(prob, tmp_path / "one.gpkg")
-    many = vectorize(prob, tmp_path / "many.gpkg", block_size=32, halo=24)
+    many = vectorize(
+        prob, tmp_path / "many.gpkg", options=VectorOptions(vector_block_size=32, halo=24)
+    )
     assert one.n_blocks == 1 and many.n_blocks == 16
     r1, _ = _read(one.path)
     rm, _ = _read(many.path)
@@ -121,7 +123,9 @@ def test_grid_same_with_one_block_and_many(tmp_path: Path) -> None:
     lines = [[(8, y), (248, y)] for y in (40, 130, 215)] + [[(x, 8), (x, 248)] for x in (50, 170)]
     prob = write_prob_raster(tmp_path / "p.tif", lines, (256, 256), UTM)
     one = vectorize(prob, tmp_path / "one.gpkg")
-    many = vectorize(prob, tmp_path / "many.gpkg", block_size=40, halo=20)
+    many = vectorize(
+        prob, tmp_path / "many.gpkg", options=VectorOptions(vector_block_size=40, halo=20)
+    )
     assert many.n_blocks == 49
     assert (one.n_roads, one.n_junctions) == (many.n_roads, many.n_junctions) == (17, 6)
     r1, _ = _read(one.path)
@@ -134,7 +138,11 @@ def test_grid_same_with_one_block_and_many(tmp_path: Path) -> None:
 def test_road_along_the_scene_edge(tmp_path: Path) -> None:
     line = [[(6, 3.5), (120, 3.5)]]
     prob = write_prob_raster(tmp_path / "p.tif", line, (64, 128), UTM, half_width_px=3)
-    roads, _ = _read(vectorize(prob, tmp_path / "r.gpkg", block_size=32, halo=16).path)
+    roads, _ = _read(
+        vectorize(
+            prob, tmp_path / "r.gpkg", options=VectorOptions(vector_block_size=32, halo=16)
+        ).path
+    )
     assert len(roads) == 1
     assert _max_distance_px(roads, pixel_lines_to_map(line, UTM[1]), 0.5) <= 2.0
     assert roads.length_m.iloc[0] > 0.9 * 114 * 0.5
@@ -168,13 +176,17 @@ def test_gap_closing_uses_the_probability(tmp_path: Path) -> None:
         data = ds.read(1)
         data[:, 76:86] = np.minimum(data[:, 76:86], 90)  # a 5 m break, p <= 0.35
         ds.write(data, 1)
-    closed = vectorize(prob, tmp_path / "a.gpkg", hysteresis=1.0, gap_m=12)
+    closed = vectorize(prob, tmp_path / "a.gpkg", options=VectorOptions(hysteresis=1.0, gap_m=12))
     assert closed.n_roads == 1
-    kept = vectorize(prob, tmp_path / "b.gpkg", hysteresis=1.0, gap_m=0)
+    kept = vectorize(prob, tmp_path / "b.gpkg", options=VectorOptions(hysteresis=1.0, gap_m=0))
     assert kept.n_roads == 2
-    unsupported = vectorize(prob, tmp_path / "c.gpkg", hysteresis=1.0, gap_m=12, gap_min_prob=0.75)
+    unsupported = vectorize(
+        prob,
+        tmp_path / "c.gpkg",
+        options=VectorOptions(hysteresis=1.0, gap_m=12, gap_min_prob=0.75),
+    )
     assert unsupported.n_roads == 2
-    hyst = vectorize(prob, tmp_path / "d.gpkg", hysteresis=0.4, gap_m=0)
+    hyst = vectorize(prob, tmp_path / "d.gpkg", options=VectorOptions(hysteresis=0.4, gap_m=0))
     assert hyst.n_roads == 1
 
 
@@ -208,7 +220,7 @@ def test_refuses_to_overwrite_and_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterError, match="threshold"):
         vectorize(prob, tmp_path / "x.gpkg", threshold=1.5)
     with pytest.raises(InvalidParameterError, match="spur_length_m"):
-        vectorize(prob, tmp_path / "x.gpkg", spur_length_m=-1)
+        vectorize(prob, tmp_path / "x.gpkg", options=VectorOptions(spur_length_m=-1))
     assert not (tmp_path / "x.gpkg").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.tif", "r.gpkg"]
 
@@ -304,7 +316,7 @@ def test_preview_is_written_and_bounded(tmp_path: Path) -> None:
 def test_cli_vectorize(tmp_path: Path) -> None:
     prob = write_prob_raster(tmp_path / "p.tif", CROSS, (120, 120), UTM)
     out = tmp_path / "r.gpkg"
-    args = ["vectorize", str(prob), "--out", str(out), "--block-size", "48", "--no-progress"]
+    args = ["vectorize", str(prob), "--out", str(out), "--vector-block-size", "48", "--no-progress"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "4 roads, 1 junction," in result.output
@@ -320,9 +332,11 @@ def test_cli_vectorize(tmp_path: Path) -> None:
 def test_distributed_client_gives_the_same_network(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     prob = write_prob_raster(tmp_path / "p.tif", T_SHAPE, (120, 120), UTM)
-    local = vectorize(prob, tmp_path / "a.gpkg", block_size=48)
+    local = vectorize(prob, tmp_path / "a.gpkg", options=VectorOptions(vector_block_size=48))
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2) as client:
-        remote = vectorize(prob, tmp_path / "b.gpkg", block_size=48, scheduler=client)
+        remote = vectorize(
+            prob, tmp_path / "b.gpkg", options=VectorOptions(vector_block_size=48), scheduler=client
+        )
     assert (remote.n_roads, remote.n_junctions) == (local.n_roads, local.n_junctions) == (3, 1)
     assert remote.total_length_m == pytest.approx(local.total_length_m)
     with pytest.raises(InvalidParameterError, match="scheduler"):
@@ -366,14 +380,18 @@ def test_preview_over_the_scene_is_downsampled(tmp_path: Path) -> None:
 def test_road_leaving_the_scene_reaches_its_border(tmp_path: Path) -> None:
     line = [[(30, 40), (100, 140)]]  # runs out of the bottom edge obliquely
     prob = write_prob_raster(tmp_path / "p.tif", line, (128, 128), UTM)
-    roads, _ = _read(vectorize(prob, tmp_path / "r.gpkg", block_size=48, halo=24).path)
+    roads, _ = _read(
+        vectorize(
+            prob, tmp_path / "r.gpkg", options=VectorOptions(vector_block_size=48, halo=24)
+        ).path
+    )
     assert len(roads) == 1
     coords = shapely.get_coordinates(roads.geometry.iloc[0])
     cols, rows = ~UTM[1] @ (coords[:, 0], coords[:, 1])
     assert rows.max() == pytest.approx(128.0)  # ends exactly on the raster's edge
     bottom = int(np.argmax(rows))
     assert cols[bottom] == pytest.approx(30 + 70 * (128 - 40) / 100, abs=1.5)
-    off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", border_m=0).path)
+    off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", options=VectorOptions(border_m=0)).path)
     _, rows_off = ~UTM[1] @ tuple(shapely.get_coordinates(off.geometry.iloc[0]).T)
     assert rows_off.max() < 128.0
 
@@ -407,7 +425,9 @@ def test_noisy_network_is_noded_and_block_independent(tmp_path: Path) -> None:
     ) as dst:
         dst.write(encode_probability(prob), 1)
     one = vectorize(path, tmp_path / "one.gpkg")
-    many = vectorize(path, tmp_path / "many.gpkg", block_size=34, halo=40)
+    many = vectorize(
+        path, tmp_path / "many.gpkg", options=VectorOptions(vector_block_size=34, halo=40)
+    )
     assert many.n_blocks == 36 and one.n_roads > 30
     assert (many.n_roads, many.n_junctions) == (one.n_roads, one.n_junctions)
     assert many.total_length_m == pytest.approx(one.total_length_m, rel=0.005)
@@ -442,7 +462,7 @@ def test_road_running_into_nodata_reaches_its_edge(tmp_path: Path) -> None:
     coords = shapely.get_coordinates(roads.geometry.iloc[0])
     _, rows = ~UTM[1] @ (coords[:, 0], coords[:, 1])
     assert rows.min() == pytest.approx(40.0, abs=1.0)  # at the edge of the valid data
-    off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", border_m=0).path)
+    off, _ = _read(vectorize(prob, tmp_path / "o.gpkg", options=VectorOptions(border_m=0)).path)
     _, rows_off = ~UTM[1] @ tuple(shapely.get_coordinates(off.geometry.iloc[0]).T)
     assert rows_off.min() > 41.0
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from roadseg.cli.main import cli
 from roadseg.errors import InvalidInputError
-from roadseg.vector import vectorize
+from roadseg.vector import VectorOptions, vectorize
 from roadseg.vector.source import detect_encoding
 
 UTM = dict(crs="EPSG:32633", transform=Affine(1.0, 0, 500_000.0, 0, -1.0, 4_100_000.0))
@@ -41,7 +41,9 @@ def _write(path: Path, data: np.ndarray, **profile: object) -> Path:
 
 
 def _roads(tmp_path: Path, raster: Path) -> int:
-    result = vectorize(raster, tmp_path / f"{raster.stem}.gpkg", min_length_m=5)
+    result = vectorize(
+        raster, tmp_path / f"{raster.stem}.gpkg", options=VectorOptions(min_length_m=5)
+    )
     return result.n_roads
 
 
@@ -126,7 +128,7 @@ def test_no_third_party_warning_for_a_raster_without_crs(tmp_path: Path) -> None
         dst.write((_cross() * 255).astype(np.uint8)[None])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = vectorize(raster, tmp_path / "r.gpkg", min_length_m=5)
+        result = vectorize(raster, tmp_path / "r.gpkg", options=VectorOptions(min_length_m=5))
     assert result.n_roads == 4
     leaked = [str(w.message) for w in caught if "roadseg" not in str(w.filename)]
     assert not [m for m in leaked if "crs" in m.lower() or "georeferenc" in m.lower()], leaked

@@ -8,8 +8,9 @@ first, and a probability COG an earlier batch wrote but this one will not is rem
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,17 @@ from roadseg.batch.fingerprint import file_sha256, file_stat_key, matches_facts
 from roadseg.batch.inputs import SceneInput
 from roadseg.batch.record import DONE, FAILED, SKIPPED, RecordEntry, RunRecord
 from roadseg.batch.task import SceneTask
+from roadseg.inference.options import InferenceOptions
 from roadseg.io.atomic import parse_temporary
 from roadseg.log import get_logger, plural
+from roadseg.vector.options import VectorOptions
 
 log = get_logger(__name__)
 
-#: ``run_scene`` options that change speed or memory but not the outputs; they are left
-#: out of the settings fingerprint, so changing them does not redo finished scenes.
-NEUTRAL_OPTIONS = frozenset({"batch_size", "block_size"})
+#: Options that change speed or memory but not the outputs; they are left out of the
+#: settings fingerprint, so changing them does not redo finished scenes. The model is
+#: left out too: the record compares its SHA-256, whatever path or name it was given by.
+NEUTRAL_OPTIONS = frozenset({"model", "batch_size", "block_size", "vector_block_size"})
 
 VECTOR_SUFFIX = ".gpkg"
 PROB_SUFFIX = ".prob.tif"
@@ -61,13 +65,26 @@ class BatchContext:
         return RecordEntry(**fields)
 
 
-def batch_settings(device: str, run_options: Mapping[str, Any], prob_cog: bool) -> dict[str, Any]:
-    """The settings that decide a scene's outputs (hashed into the fingerprint)."""
-    settings: dict[str, Any] = {"device": device, "prob_cog": prob_cog}
-    for key, value in run_options.items():
-        if key not in NEUTRAL_OPTIONS and value is not None:
-            settings[key] = list(value) if isinstance(value, tuple) else value
-    return settings
+def batch_settings(
+    inference: InferenceOptions,
+    vector: VectorOptions,
+    threshold: float | None,
+    prob_cog: bool,
+) -> dict[str, Any]:
+    """The settings that decide a scene's outputs (hashed into the fingerprint): every
+    field of the options objects (``dataclasses.asdict``) but the neutral ones, so a
+    changed option redoes the scenes and an option left at its default is the same
+    whether it was given or not."""
+
+    def kept(options: Any) -> dict[str, Any]:
+        return {k: v for k, v in asdict(options).items() if k not in NEUTRAL_OPTIONS}
+
+    return {
+        **kept(inference),
+        "threshold": threshold,
+        "vector": kept(vector),
+        "prob_cog": prob_cog,
+    }
 
 
 def scene_outputs(out_dir: Path, name: str, prob_cog: bool) -> tuple[Path, Path | None]:
@@ -77,25 +94,19 @@ def scene_outputs(out_dir: Path, name: str, prob_cog: bool) -> tuple[Path, Path 
     )
 
 
-def resolve_batch_model(model: str | None, device: str) -> tuple[str, str, str]:
+def resolve_batch_model(model: str | os.PathLike[str] | None, device: str) -> tuple[str, str, str]:
     """``(label, what workers load, SHA-256 of the checkpoint file)``.
 
     A checkpoint file is passed to workers as an absolute path; shipped weights by name,
     so that each worker loads them from its own installation.
     """
-    import torch
+    from roadseg.models import resolve_model
 
-    from roadseg.device import resolve_device
-    from roadseg.models import default_weights_name, resolve_checkpoint
-
-    if model is None:
-        kind = "cuda" if device.startswith("cuda") else device
-        model = default_weights_name(
-            resolve_device("auto") if kind == "auto" else torch.device(kind)
-        )
-    path = resolve_checkpoint(model).absolute()
-    for_workers = str(path) if Path(model).is_file() else str(model)
-    return str(model), for_workers, file_sha256(path)
+    path = resolve_model(model, device).absolute()
+    if model is not None and Path(model).is_file():
+        return str(model), str(path), file_sha256(path)
+    name = str(model) if model is not None else path.stem
+    return name, name, file_sha256(path)
 
 
 def outputs_intact(out_dir: Path, outputs: Mapping[str, Any], verify: bool) -> bool:
@@ -148,8 +159,7 @@ def input_facts(scene: SceneInput, known: Mapping[str, RecordEntry]) -> dict[str
 def plan_scenes(
     scenes: Sequence[SceneInput],
     ctx: BatchContext,
-    options: Mapping[str, Any],
-    device: str,
+    template: SceneTask,
     prob_cog: bool,
     overwrite: bool,
     verify: bool,
@@ -162,15 +172,7 @@ def plan_scenes(
     todo = []
     for scene in scenes:
         out, prob_out = scene_outputs(ctx.out_dir, scene.name, prob_cog)
-        task = SceneTask(
-            name=scene.name,
-            scene=scene.path,
-            out=out,
-            prob_out=prob_out,
-            model=ctx.model_path,
-            device=device,
-            run_options=dict(options),
-        )
+        task = replace(template, name=scene.name, scene=scene.path, out=out, prob_out=prob_out)
         try:
             ctx.base[scene.name] = input_facts(scene, by_input)
         except OSError as exc:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,9 @@ from roadseg.batch.task import (
     utc_now,
 )
 from roadseg.errors import DeviceError, InvalidParameterError
+from roadseg.inference.options import InferenceOptions
 from roadseg.log import get_logger
+from roadseg.vector.options import VectorOptions, check_threshold
 
 log = get_logger(__name__)
 
@@ -110,9 +112,9 @@ def run_batch(
     scenes: Sequence[SceneInput],
     out_dir: str | os.PathLike[str],
     *,
-    model: str | None = None,
-    device: str = "auto",
-    run_options: Mapping[str, Any] | None = None,
+    inference: InferenceOptions | None = None,
+    vector: VectorOptions | None = None,
+    threshold: float | None = None,
     prob_cog: bool = False,
     scheduler: object | None = None,
     workers: int | None = None,
@@ -130,13 +132,13 @@ def run_batch(
         scenes: the scenes (see :func:`roadseg.batch.inputs.collect_scenes`).
         out_dir: output folder (created if needed): ``<scene>.gpkg``, with ``prob_cog``
             also ``<scene>.prob.tif``, and the run record ``batch-record.jsonl``.
-        model: shipped weights name or checkpoint path; default by device. Resolved
-            once, so every scene of the batch uses the same checkpoint.
-        device: ``auto``, ``cpu`` or ``cuda``; with ``cuda`` tasks need a worker with
-            the resource ``GPU``.
-        run_options: more ``run_scene`` keyword arguments (``bands``, ``gsd``,
-            ``tile_size``, ``overlap``, ``batch_size``, ``block_size``, ``tta``,
-            ``threshold``, ``vector_options``).
+        inference: how each scene's probabilities are computed (see
+            :class:`roadseg.inference.InferenceOptions`). Its ``model`` (default: the
+            shipped weights for its ``device``) is resolved once, so every scene of the
+            batch uses the same checkpoint; with ``device`` ``cuda`` tasks need a
+            worker with the resource ``GPU``.
+        vector: the tuning of the road lines (see :class:`roadseg.vector.VectorOptions`).
+        threshold: the road lines' threshold; default: the model's.
         prob_cog: also write each scene's probability raster.
         scheduler: ``None`` for a local cluster sized to the machine, a
             ``tcp://HOST:PORT`` address, or a :class:`distributed.Client`.
@@ -158,19 +160,33 @@ def run_batch(
     Raises:
         BatchLockedError: another batch is writing ``out_dir``.
         InputNotFoundError: the model or a scene does not exist.
-        InvalidParameterError: a bad option (e.g. negative ``retries``).
+        InvalidParameterError: a bad option (e.g. negative ``retries``), before any
+            scene is run.
     """
     if retries < 0:
-        raise InvalidParameterError(f"--retries {retries}: must be 0 or more")
+        raise InvalidParameterError(f"retries={retries!r}: must be 0 or more")
     if not scenes:
         raise InvalidParameterError("no scenes to process")
+    inference = (inference or InferenceOptions()).validate()
+    vector = (vector or VectorOptions()).validate()
+    if threshold is not None:
+        check_threshold(threshold)
+    device = inference.device
     out = Path(out_dir).absolute()
     if out.exists() and not out.is_dir():
-        raise InvalidParameterError(f"{out}: --out-dir is a file; give a folder")
+        raise InvalidParameterError(f"out_dir={out}: is a file; give a folder")
     process = process or process_with_run_scene
-    options = dict(run_options or {})
     t0 = time.perf_counter()
-    model_label, model_path, model_sha = resolve_batch_model(model, device)
+    model_label, model_path, model_sha = resolve_batch_model(inference.model, device)
+    template = SceneTask(
+        name="",
+        scene=Path(),
+        out=Path(),
+        prob_out=None,
+        inference=replace(inference, model=model_path),
+        vector=vector,
+        threshold=threshold,
+    )
     out.mkdir(parents=True, exist_ok=True)
     with BatchLock(out):
         clear_partials(out)
@@ -182,10 +198,10 @@ def run_batch(
             model=model_label,
             model_path=model_path,
             model_sha256=model_sha,
-            settings=settings_fingerprint(batch_settings(device, options, prob_cog)),
+            settings=settings_fingerprint(batch_settings(inference, vector, threshold, prob_cog)),
         )
         final: dict[str, RecordEntry] = {}
-        todo = plan_scenes(scenes, ctx, options, device, prob_cog, overwrite, verify, final)
+        todo = plan_scenes(scenes, ctx, template, prob_cog, overwrite, verify, final)
         n_workers = None
         if todo:
             plan = None

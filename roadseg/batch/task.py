@@ -1,6 +1,7 @@
 """What a worker does for one scene, and what it sends back.
 
-A :class:`SceneTask` is a small picklable description of one scene's job. The
+A :class:`SceneTask` is a small picklable description of one scene's job: its files
+and the frozen options objects of ``run_scene``. The
 function that does the work (a :data:`SceneProcessor`) is a parameter of the batch:
 by default :func:`process_with_run_scene`, which calls
 :func:`roadseg.pipeline.run_scene`. :func:`execute_attempt` wraps it on the worker so
@@ -22,6 +23,8 @@ from typing import Any
 
 from roadseg.batch.fingerprint import file_facts
 from roadseg.errors import DeviceError, RoadsegError
+from roadseg.inference.options import InferenceOptions
+from roadseg.vector.options import VectorOptions
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -40,11 +43,11 @@ class SceneTask:
         scene: the input raster.
         out: the GeoPackage to write.
         prob_out: the probability COG to write, or ``None``.
-        model: a checkpoint's absolute path, or the name of shipped weights (the batch
-            pins one model for all scenes).
-        device: ``auto``, ``cpu`` or ``cuda``.
-        run_options: further keyword arguments of ``run_scene`` (bands, gsd, tile
-            size, ...); options left out take ``run_scene``'s defaults.
+        inference: how the probabilities are computed; its ``model`` is a
+            checkpoint's absolute path or the name of shipped weights (the batch pins
+            one model for all scenes).
+        vector: the tuning of the road lines.
+        threshold: the road lines' threshold, or ``None`` for the model's.
         torch_threads: intra-op threads for torch on the worker, or ``None``.
         scheduler: passed to ``run_scene``: ``None`` runs the scene's block graph inside
             the worker; a scheduler address spreads it over the cluster.
@@ -55,9 +58,9 @@ class SceneTask:
     scene: Path
     out: Path
     prob_out: Path | None
-    model: str
-    device: str = "auto"
-    run_options: Mapping[str, Any] = field(default_factory=dict)
+    inference: InferenceOptions = field(default_factory=InferenceOptions)
+    vector: VectorOptions = field(default_factory=VectorOptions)
+    threshold: float | None = None
     torch_threads: int | None = None
     scheduler: str | None = None
     attempt: int = 1
@@ -182,12 +185,12 @@ def process_with_run_scene(task: SceneTask) -> SceneOutcome:
         task.scene,
         task.out,
         prob_out=task.prob_out,
-        model=task.model,
-        device=task.device,
+        inference=task.inference,
+        vector=task.vector,
+        threshold=task.threshold,
         scheduler=task.scheduler,
         overwrite=True,
         progress=False,
-        **dict(task.run_options),
     )
     prediction = result.prediction
     vectors = result.vectors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -10,7 +11,7 @@ from roadseg.cli.options import (
     device_option,
     inference_options,
     model_option,
-    pop_vector_tuning,
+    pop_options,
     progress_option,
     scheduler_option,
     threshold_option,
@@ -100,7 +101,8 @@ def batch(
     overwrite: bool,
     verify: bool,
     progress: bool,
-    **run_options: Any,
+    threshold: float | None,
+    **options: Any,
 ) -> None:
     """Process many scenes into one folder, skipping those already done.
 
@@ -111,18 +113,20 @@ def batch(
     The exit status is 1 when any scene failed.
     """
     from roadseg.batch import collect_scenes, format_summary, run_batch
+    from roadseg.cli.messages import to_cli
+    from roadseg.inference import InferenceOptions
     from roadseg.log import plural
+    from roadseg.vector import VectorOptions
 
     scenes = collect_scenes(inputs, manifest=manifest, stac=stac, stac_asset=stac_asset)
-    vector_options = pop_vector_tuning(run_options)
-    run_options = {k: v for k, v in run_options.items() if v is not None}
-    run_options["vector_options"] = vector_options
+    options.update(model=model, device=device.lower())
+    inference = pop_options(InferenceOptions, options)
     summary = run_batch(
         scenes,
         out_dir,
-        model=model,
-        device=device.lower(),
-        run_options=run_options,
+        inference=inference,
+        vector=pop_options(VectorOptions, options),
+        threshold=threshold,
         prob_cog=prob_cog,
         scheduler=scheduler,
         workers=workers,
@@ -133,7 +137,12 @@ def batch(
         spread_blocks=spread_blocks,
         progress=progress,
     )
-    click.echo(format_summary(summary))
+    # The record's errors name parameters, as the library does; the table, flags.
+    command = click.get_current_context().command
+    entries = tuple(
+        replace(e, error=to_cli(e.error, command)) if e.error else e for e in summary.entries
+    )
+    click.echo(format_summary(replace(summary, entries=entries)))
     if not summary.ok:
         raise click.ClickException(
             f"{summary.n_failed} of {plural(len(summary.entries), 'scene')} failed; see the errors above "

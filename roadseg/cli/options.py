@@ -10,6 +10,7 @@ Each is a decorator, so a command lists the options it takes::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ import click
 from roadseg.device import DEVICE_CHOICES
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 overwrite_option = click.option(
     "--overwrite/--no-overwrite",
@@ -86,72 +88,86 @@ progress_option = click.option(
 
 threshold_option = click.option(
     "--threshold",
-    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    type=float,
     default=None,
-    help="Road probability threshold for the vectors. Default: the model's.",
+    metavar="P",
+    help="Road probability threshold of the road lines, strictly between 0 and 1. "
+    "Default: the model's (in a probability raster, its ROADSEG_THRESHOLD tag), else 0.5.",
 )
+
+
+def field_defaults(cls: type) -> dict[str, Any]:
+    """The default of each field of the dataclass ``cls``: the one source of the
+    options' defaults."""
+    return {f.name: f.default for f in dataclasses.fields(cls)}
+
+
+def pop_options(cls: type[T], values: dict[str, Any]) -> T:
+    """Remove the values of ``cls``'s fields from ``values``; ``cls`` made of them."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{name: values.pop(name) for name in list(values) if name in names})
 
 
 def inference_options(func: F) -> F:
     """Add the options of scene inference (bands, resolution, tiling, batching, engine, TTA).
 
-    They arrive as keyword arguments named as in :func:`roadseg.pipeline.run_scene`.
+    They arrive as keyword arguments named as the fields of
+    :class:`roadseg.inference.InferenceOptions` (see :func:`pop_options`), with its
+    defaults.
     """
-    from roadseg.inference.defaults import (
-        DEFAULT_BLOCK_SIZE,
-        DEFAULT_OVERLAP,
-        DEFAULT_TILE_SIZE,
-        ENGINE_CHOICES,
-    )
+    from roadseg.inference.defaults import ENGINE_CHOICES
+    from roadseg.inference.options import MIN_TILE_SIZE, InferenceOptions
 
+    default = field_defaults(InferenceOptions)
     options = [
         click.option(
             "--bands",
             callback=parse_int_list,
-            default=None,
+            default=default["bands"],
             metavar="1,2,3",
             help="Bands fed to the model, 1-based, in model order. Default: the colour bands.",
         ),
         click.option(
             "--gsd",
             type=click.FloatRange(min=0, min_open=True),
-            default=None,
+            default=default["gsd"],
             metavar="METRES",
             help="Scene resolution in metres per pixel, overriding the file's "
             "(required for plain images not at the model's resolution).",
         ),
         click.option(
             "--tile-size",
-            type=click.IntRange(min=16),
-            default=DEFAULT_TILE_SIZE,
+            type=click.IntRange(min=MIN_TILE_SIZE),
+            default=default["tile_size"],
             show_default=True,
             help="Largest tile side in pixels (tiles shrink to fit the scene).",
         ),
         click.option(
             "--overlap",
             type=click.IntRange(min=0),
-            default=DEFAULT_OVERLAP,
+            default=default["overlap"],
             show_default=True,
             help="Pixels shared by neighbouring tiles and blended.",
         ),
         click.option(
             "--batch-size",
             type=click.IntRange(min=1),
-            default=None,
+            default=default["batch_size"],
             help="Tiles per forward pass (speed and memory only).  "
             "[default: 1 on a CPU, 8 on a GPU]",
         ),
         click.option(
             "--block-size",
             type=click.IntRange(min=1),
-            default=DEFAULT_BLOCK_SIZE,
+            default=default["block_size"],
             show_default=True,
-            help="Side of the blocks a scene is processed in, pixels (speed and memory only).",
+            help="Side of the blocks inference reads, predicts and writes a scene in, "
+            "pixels (speed and memory only; the road lines' blocks are --vector-block-size).",
         ),
         click.option(
             "--engine",
             type=click.Choice(ENGINE_CHOICES, case_sensitive=False),
-            default="auto",
+            default=default["engine"],
             show_default=True,
             help="What runs the model: 'onnx' (ONNX Runtime, CPU; exported once per "
             "checkpoint and cached), 'torch' (eager PyTorch), 'auto' (ONNX Runtime on a "
@@ -159,7 +175,7 @@ def inference_options(func: F) -> F:
         ),
         click.option(
             "--tta/--no-tta",
-            default=False,
+            default=default["tta"],
             show_default=True,
             help="Average the predictions of the four flips of each tile.",
         ),
@@ -169,50 +185,59 @@ def inference_options(func: F) -> F:
     return func
 
 
-#: (option, keyword, default, help) of the centreline tuning options; the defaults are
-#: those of ``roadseg.vector.VectorOptions`` (a test keeps them equal).
-VECTOR_TUNING: tuple[tuple[str, str, float, str], ...] = (
-    ("--hysteresis", "hysteresis", 0.6, "Low threshold as a fraction of the threshold (1 = off)."),
-    ("--hole-area", "hole_area_m2", 30.0, "Fill holes in the road mask smaller than this (m²)."),
-    ("--min-length", "min_length_m", 20.0, "Drop isolated networks shorter than this (m)."),
-    ("--spur-length", "spur_length_m", 10.0, "Prune dead-end branches shorter than this (m)."),
-    ("--simplify", "simplify_m", 1.0, "Douglas-Peucker tolerance (m); 0 keeps every vertex."),
-    (
-        "--gap",
-        "gap_m",
-        15.0,
-        "Bridge breaks up to this long where probability allows (m); 0 = off.",
-    ),
-    ("--junction-merge", "junction_merge_m", 3.0, "Merge junctions closer than this (m)."),
+#: (option, field of ``roadseg.vector.VectorOptions``, help) of the road lines' options;
+#: their defaults are the fields' own.
+VECTOR_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("--hysteresis", "hysteresis", "Low threshold as a fraction of the threshold (1 = off)."),
+    ("--hole-area", "hole_area_m2", "Fill holes in the road mask smaller than this (m²)."),
+    ("--min-length", "min_length_m", "Drop isolated networks shorter than this (m)."),
+    ("--spur-length", "spur_length_m", "Prune dead-end branches shorter than this (m)."),
+    ("--simplify", "simplify_m", "Douglas-Peucker tolerance (m); 0 keeps every vertex."),
+    ("--gap", "gap_m", "Bridge breaks up to this long where probability allows (m); 0 = off."),
+    ("--junction-merge", "junction_merge_m", "Merge junctions closer than this (m)."),
     (
         "--border",
         "border_m",
-        10.0,
         "Continue roads ending this close to the raster's edge or no-data to it (m); 0 = off.",
+    ),
+    (
+        "--vector-block-size",
+        "vector_block_size",
+        "Side of the blocks the road lines are extracted in, pixels; memory per task grows "
+        "with its square (speed and memory only; not inference's --block-size).",
+    ),
+    (
+        "--halo",
+        "halo",
+        "Pixels read around each of those blocks; more than the widest road in pixels.",
     ),
 )
 
-#: Keyword names of the centreline tuning options.
-VECTOR_TUNING_KEYS: tuple[str, ...] = tuple(name for _, name, _, _ in VECTOR_TUNING)
+#: Option flag of each field of ``VectorOptions`` the commands take, for messages.
+VECTOR_FLAGS: dict[str, str] = {name: flag for flag, name, _ in VECTOR_OPTIONS}
 
 
 def vector_tuning_options(func: F) -> F:
-    """Add the centreline tuning options; they arrive as keyword arguments of ``vectorize``."""
-    for flag, name, default, help_text in reversed(VECTOR_TUNING):
+    """Add the road lines' options; they arrive as keyword arguments named as the fields
+    of :class:`roadseg.vector.VectorOptions` (see :func:`pop_options`), with its
+    defaults."""
+    from roadseg.vector.options import MIN_VECTOR_BLOCK_SIZE, VectorOptions
+
+    default = field_defaults(VectorOptions)
+    types = {
+        "vector_block_size": click.IntRange(min=MIN_VECTOR_BLOCK_SIZE),
+        "halo": click.IntRange(min=0),
+    }
+    for flag, name, help_text in reversed(VECTOR_OPTIONS):
         func = click.option(
             flag,
             name,
-            type=click.FloatRange(min=0),
-            default=default,
+            type=types.get(name, click.FloatRange(min=0)),
+            default=default[name],
             show_default=True,
             help=help_text,
         )(func)
     return func
-
-
-def pop_vector_tuning(options: dict[str, Any]) -> dict[str, Any]:
-    """Remove the centreline tuning values from ``options`` and return them."""
-    return {key: options.pop(key) for key in VECTOR_TUNING_KEYS if key in options}
 
 
 def accept_verbosity(command: click.Command) -> click.Command:

@@ -8,20 +8,17 @@ from typing import Any
 import click
 
 from roadseg.cli.options import (
-    VECTOR_TUNING,
+    VECTOR_FLAGS,
     device_option,
     inference_options,
     model_option,
     overwrite_option,
-    pop_vector_tuning,
+    pop_options,
     progress_option,
     scheduler_option,
     threshold_option,
     vector_tuning_options,
 )
-
-#: Option flag of each centreline tuning keyword, for messages.
-VECTOR_TUNING_FLAGS = {name: flag for flag, name, _, _ in VECTOR_TUNING}
 
 
 @click.command()
@@ -69,23 +66,25 @@ def run(
       roadseg run scene.tif --prob-out probs.tif --tta --device cuda
       roadseg run plain.png --gsd 0.5 --out roads.gpkg
     """
+    from roadseg.inference import InferenceOptions
     from roadseg.log import get_logger, plural
     from roadseg.pipeline import run_scene
+    from roadseg.vector import VectorOptions
 
-    vector_options = pop_vector_tuning(options)
+    vector = pop_options(VectorOptions, options)
     if out is None:
-        given = [k for k in vector_options if _given(k)]
+        given = [name for name in VECTOR_FLAGS if _given(name)]
         if given:
             raise click.UsageError(
-                f"{VECTOR_TUNING_FLAGS[given[0]]} tunes the road lines; "
-                "give --out roads.gpkg as well"
+                f"{VECTOR_FLAGS[given[0]]} tunes the road lines; give --out roads.gpkg as well"
             )
     result = run_scene(
         scene,
         out,
         prob_out=prob_out,
+        inference=pop_options(InferenceOptions, options),
+        vector=vector if out is not None else None,
         preview=preview,
-        vector_options=vector_options if out is not None else None,
         **options,
     )
     log = get_logger("roadseg.cli.run")

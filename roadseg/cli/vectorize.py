@@ -9,8 +9,10 @@ import click
 
 from roadseg.cli.options import (
     overwrite_option,
+    pop_options,
     progress_option,
     scheduler_option,
+    threshold_option,
     vector_tuning_options,
 )
 
@@ -24,12 +26,7 @@ from roadseg.cli.options import (
     type=click.Path(dir_okay=False, path_type=Path),
     help="GeoPackage to write (layers 'roads' and 'junctions').",
 )
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=None,
-    help="Road probability threshold. Default: the model's, stored in the raster, else 0.5.",
-)
+@threshold_option
 @click.option(
     "--preview",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -41,20 +38,6 @@ from roadseg.cli.options import (
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="Original image to draw under the roads in the preview (default: the probabilities).",
-)
-@click.option(
-    "--block-size",
-    type=click.IntRange(min=16),
-    default=2048,
-    show_default=True,
-    help="Block side in pixels (memory per worker grows with its square).",
-)
-@click.option(
-    "--halo",
-    type=click.IntRange(min=0),
-    default=128,
-    show_default=True,
-    help="Pixels read around each block; more than the widest road in pixels.",
 )
 @vector_tuning_options
 @scheduler_option
@@ -71,9 +54,10 @@ def vectorize(probs: Path, out: Path, **kwargs: Any) -> None:
       roadseg vectorize probs.tif --out roads.gpkg --preview roads.png
     """
     from roadseg.log import plural
+    from roadseg.vector import VectorOptions
     from roadseg.vector import vectorize as run_vectorize
 
-    result = run_vectorize(probs, out, **kwargs)
+    result = run_vectorize(probs, out, options=pop_options(VectorOptions, kwargs), **kwargs)
     click.echo(
         f"{result.path}: {plural(result.n_roads, 'road')}, "
         f"{plural(result.n_junctions, 'junction')}, "

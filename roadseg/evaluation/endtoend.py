@@ -70,6 +70,7 @@ def score_scenes(
         ``{"scenes": {stem: {...}}, "groups": {group: mean APLS}, "mean_apls": ...}``;
         ``mean_apls`` is the mean over groups of scenes with roads.
     """
+    from roadseg.inference import InferenceOptions
     from roadseg.pipeline import run_scene
 
     scenes: dict[str, dict[str, Any]] = {}
@@ -82,9 +83,7 @@ def score_scenes(
             result = run_scene(
                 case.scene,
                 out,
-                model=model,
-                device=device,
-                engine=engine,
+                inference=InferenceOptions(model=model, device=device, engine=engine),
                 overwrite=True,
                 preview=preview,
             )

@@ -19,17 +19,12 @@ from tqdm.auto import tqdm
 from roadseg import __version__
 from roadseg.cluster import check_scheduler
 from roadseg.device import resolve_device
-from roadseg.errors import InvalidParameterError
 from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, prepare_scene
-from roadseg.inference.defaults import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_BLOCK_SIZE,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE_SIZE,
-)
+from roadseg.inference.defaults import DEFAULT_BATCH_SIZE
 from roadseg.inference.engine import resolve_engine
 from roadseg.inference.grid import SMALL_GRID_SIDE, scene_pixel_size_m
 from roadseg.inference.layout import Layout
+from roadseg.inference.options import InferenceOptions
 from roadseg.inference.predictor import ModelSpec, get_predictor, release_engines
 from roadseg.inference.schedule import run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
@@ -43,12 +38,7 @@ from roadseg.io.atomic import (
 )
 from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger, plural
-from roadseg.models import (
-    default_weights_name,
-    get_architecture,
-    read_metadata,
-    resolve_checkpoint,
-)
+from roadseg.models import get_architecture, read_metadata, resolve_model
 from roadseg.raster import probability as P
 from roadseg.raster.normalize import STATS_WINDOW, STATS_WINDOWED_PIXELS, STATS_WINDOWS
 from roadseg.raster.scene import open_dataset
@@ -133,26 +123,11 @@ def _announce_stats_read(src: rasterio.io.DatasetReader) -> None:
         )
 
 
-def _check_int(name: str, value: int, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def predict_scene(
     scene: str | os.PathLike[str],
     prob_out: str | os.PathLike[str],
+    options: InferenceOptions | None = None,
     *,
-    model: str | os.PathLike[str] | None = None,
-    device: str = "auto",
-    engine: str = "auto",
-    bands: tuple[int, ...] | list[int] | None = None,
-    gsd: float | None = None,
-    tile_size: int = DEFAULT_TILE_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
-    batch_size: int | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
-    tta: bool = False,
     scheduler: Any = None,
     overwrite: bool = False,
     progress: bool = False,
@@ -167,37 +142,22 @@ def predict_scene(
     Args:
         scene: input raster (GeoTIFF or any GDAL format).
         prob_out: output ``.tif``.
-        model: shipped weights name or checkpoint path; ``None`` picks the shipped
-            weights for the device.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        engine: what runs the model: ``torch`` (eager PyTorch), ``onnx`` (ONNX Runtime,
-            CPU only; the model is exported once and cached, see
-            :mod:`roadseg.inference.engine`) or ``auto`` (ONNX Runtime on a CPU when
-            installed, else PyTorch).
-        bands: 1-based bands in model order; ``None`` picks them.
-        gsd: the scene's ground sample distance in metres, overriding its own (needed
-            for plain images whose resolution differs from the model's).
-        tile_size: largest tile side in working-grid pixels (tiles are shrunk to fit
-            the scene without waste, to a multiple of the model's output stride).
-        overlap: pixels shared by neighbouring tiles (a quarter at each end is
-            discarded, the rest blended).
-        batch_size: tiles per forward pass; ``None``: 1 on a CPU, 8 on a GPU.
-        block_size: approximate block side in pixels (rounded to whole tiles).
-        tta: average the four flips of each tile.
+        options: model, device, engine, bands, tiling and batching (see
+            :class:`InferenceOptions`); ``None``: the defaults.
         scheduler: ``None`` (local), a ``tcp://`` address or a ``distributed.Client``.
         overwrite: replace an existing ``prob_out``.
         progress: show a progress bar over blocks.
+
+    Returns:
+        The :class:`PredictionResult`: the file and its georeferencing, which the
+        vector stage takes as it is (``roadseg.vector.vectorize(result, ...)``).
 
     Raises:
         InputNotFoundError, InvalidInputError, InvalidParameterError,
         OutputExistsError, CheckpointError, DeviceError.
     """
     started = time.perf_counter()
-    _check_int("tile size", tile_size, 16)
-    _check_int("overlap", overlap, 0)
-    if batch_size is not None:
-        _check_int("batch size", batch_size, 1)
-    _check_int("block size", block_size, 1)
+    options = (options or InferenceOptions()).validate()
     check_scheduler(scheduler)
     target = check_output_path(prob_out, overwrite)
     # GDAL's default block cache (5 % of RAM) would keep a scene's blocks, and the
@@ -209,16 +169,7 @@ def predict_scene(
         return _predict(
             scene,
             target,
-            model=model,
-            device=device,
-            engine=engine,
-            bands=bands,
-            gsd=gsd,
-            tile_size=tile_size,
-            overlap=overlap,
-            batch_size=batch_size,
-            block_size=block_size,
-            tta=tta,
+            options,
             scheduler=scheduler,
             overwrite=overwrite,
             progress=progress,
@@ -229,22 +180,14 @@ def predict_scene(
 def _predict(
     scene: str | os.PathLike[str],
     target: Path,
+    options: InferenceOptions,
     *,
-    model: str | os.PathLike[str] | None,
-    device: str,
-    engine: str,
-    bands: tuple[int, ...] | list[int] | None,
-    gsd: float | None,
-    tile_size: int,
-    overlap: int,
-    batch_size: int | None,
-    block_size: int,
-    tta: bool,
     scheduler: Any,
     overwrite: bool,
     progress: bool,
     started: float,
 ) -> PredictionResult:
+    device, engine = options.device, options.engine
     distributed = scheduler is not None
     if distributed:
         # Each worker resolves the device itself; only the default weights depend on it.
@@ -260,9 +203,7 @@ def _predict(
         model_device = resolve_device(device)
         device_name = str(model_device)
         engine_name = resolve_engine(engine, model_device)
-    checkpoint = resolve_checkpoint(
-        model if model is not None else default_weights_name(model_device)
-    )
+    checkpoint = resolve_model(options.model, model_device)
     meta = read_metadata(checkpoint)
     _log_stats_read(scene)  # prepare_scene reads the statistics: minutes on a huge scene
     info, spec = prepare_scene(
@@ -270,14 +211,14 @@ def _predict(
         in_channels=meta.in_channels,
         model_gsd_m=meta.gsd_m,
         normalization=meta.normalization,
-        bands=bands,
-        gsd=gsd,
+        bands=options.bands,
+        gsd=options.gsd,
     )
     grid = spec.grid
     if min(grid.width, grid.height) < SMALL_GRID_SIDE:
         log.warning(
             "%s: the working grid is only %dx%d px at %.3g m; the model sees little "
-            "context and may find no roads (for a plain image, check --gsd)",
+            "context and may find no roads (for a plain image, check its gsd)",
             info.path.name,
             grid.width,
             grid.height,
@@ -286,13 +227,15 @@ def _predict(
     layout = Layout.create(
         grid.width,
         grid.height,
-        tile_size=tile_size,
-        overlap=overlap,
-        block_size=block_size,
+        tile_size=options.tile_size,
+        overlap=options.overlap,
+        block_size=options.block_size,
         align=get_architecture(meta.architecture).cls.output_stride,
     )
-    if batch_size is None:
-        batch_size = DEFAULT_BATCH_SIZE["cuda" if device_name.startswith("cuda") else "cpu"]
+    batch_size = (
+        options.batch_size
+        or DEFAULT_BATCH_SIZE["cuda" if device_name.startswith("cuda") else "cpu"]
+    )
     model_name = meta.name or Path(checkpoint).stem
     log.info(
         "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s (%s)",
@@ -312,7 +255,7 @@ def _predict(
     )
     stages = {"prepare": time.perf_counter() - started}
     model_spec = ModelSpec(
-        str(Path(checkpoint).resolve()), device_name, batch_size, tta, engine_name
+        str(Path(checkpoint).resolve()), device_name, batch_size, options.tta, engine_name
     )
     if not distributed:
         tick = time.perf_counter()

@@ -1,11 +1,20 @@
 """Road centrelines from probability rasters: a noded road graph in a GeoPackage."""
 
+from roadseg.vector.options import VectorOptions, check_threshold
 from roadseg.vector.vectorize import (
+    GeoreferencedProbabilities,
     RoadNetwork,
-    VectorOptions,
     VectorResult,
     extract_network,
     vectorize,
 )
 
-__all__ = ["RoadNetwork", "VectorOptions", "VectorResult", "extract_network", "vectorize"]
+__all__ = [
+    "GeoreferencedProbabilities",
+    "RoadNetwork",
+    "VectorOptions",
+    "VectorResult",
+    "check_threshold",
+    "extract_network",
+    "vectorize",
+]

@@ -16,6 +16,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import rasterio
@@ -28,6 +29,45 @@ from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_THRESHOLD
 
 #: Pixels read to decide how a foreign raster is encoded.
 SAMPLE_PIXELS = 1 << 20
+
+
+class GeoreferencedProbabilities(Protocol):
+    """A probability raster together with the georeferencing it was computed on.
+
+    ``roadseg.inference.PredictionResult`` is one: what ``predict_scene`` returns goes
+    to ``vectorize`` as it is, so the CRS, transform, ground sample distance and the
+    model's threshold travel with the pixels rather than through the file's tags.
+    (The vector stage does not import the inference stage; any object with these
+    attributes will do.)
+    """
+
+    @property
+    def path(self) -> Path:
+        """The probability raster."""
+
+    @property
+    def width(self) -> int:
+        """Its width in pixels."""
+
+    @property
+    def height(self) -> int:
+        """Its height in pixels."""
+
+    @property
+    def crs(self) -> Any:
+        """Its CRS (anything ``pyproj.CRS.from_user_input`` reads), or ``None``."""
+
+    @property
+    def transform(self) -> Any:
+        """Its pixel-to-CRS ``affine.Affine`` transform."""
+
+    @property
+    def gsd_m(self) -> float:
+        """Its ground sample distance in metres."""
+
+    @property
+    def threshold(self) -> float:
+        """The model's decision threshold."""
 
 
 @dataclass(frozen=True)

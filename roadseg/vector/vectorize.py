@@ -32,7 +32,7 @@ import rasterio
 import shapely
 from pyproj import CRS
 
-from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
+from roadseg.errors import InputNotFoundError, InvalidInputError
 from roadseg.io.atomic import (
     atomic_output,
     check_distinct,
@@ -49,13 +49,17 @@ from roadseg.raster.gsd import ground_sample_distance
 from roadseg.raster.probability import PROB_MAX, TAG_GSD, TAG_THRESHOLD
 from roadseg.vector.geometry import line_lengths_m, pixel_to_map
 from roadseg.vector.graph import RoadGraph
-from roadseg.vector.options import VectorOptions
+from roadseg.vector.options import VectorOptions, check_threshold
 from roadseg.vector.output import write_geopackage
 from roadseg.vector.probe import distance_to_nodata, segment_support
 from roadseg.vector.repair import close_gaps, extend_to_border
 from roadseg.vector.schedule import block_windows, run_blocks
 from roadseg.vector.skeleton import MaskParams, block_pieces
-from roadseg.vector.source import detect_encoding, open_probability
+from roadseg.vector.source import (
+    GeoreferencedProbabilities,
+    detect_encoding,
+    open_probability,
+)
 
 log = get_logger(__name__)
 
@@ -94,41 +98,39 @@ def _label(path: Path) -> str:
 
 
 def _read_threshold(tags: dict[str, str], threshold: float | None) -> float:
-    if threshold is None:
-        raw = tags.get(TAG_THRESHOLD)
-        try:
-            threshold = float(raw) if raw is not None else DEFAULT_THRESHOLD
-        except ValueError:
-            log.warning(
-                "ignoring unreadable %s tag %r; using %s", TAG_THRESHOLD, raw, DEFAULT_THRESHOLD
-            )
-            threshold = DEFAULT_THRESHOLD
-    if not (0 < threshold < 1):
-        raise InvalidParameterError(f"threshold={threshold!r}: must be between 0 and 1 (exclusive)")
-    return float(threshold)
+    if threshold is not None:
+        return check_threshold(threshold)
+    raw = tags.get(TAG_THRESHOLD)
+    try:
+        value = float(raw) if raw is not None else DEFAULT_THRESHOLD
+    except ValueError:
+        log.warning(
+            "ignoring unreadable %s tag %r; using %s", TAG_THRESHOLD, raw, DEFAULT_THRESHOLD
+        )
+        value = DEFAULT_THRESHOLD
+    return check_threshold(value, TAG_THRESHOLD)
+
+
+#: What the vector stage reads: a probability raster's path, or the raster with its
+#: georeferencing (``roadseg.inference.PredictionResult``).
+Probabilities = GeoreferencedProbabilities | str | os.PathLike[str]
 
 
 def extract_network(
-    prob_path: str | os.PathLike[str],
+    prediction: Probabilities,
     *,
     threshold: float | None = None,
     options: VectorOptions | None = None,
     scheduler: Any = None,
     progress: bool = False,
-    block_size: int = 2048,
-    halo: int = 128,
 ) -> tuple[RoadNetwork, int]:
     """Extract the road network of a probability raster, in memory (see :func:`vectorize`).
 
     Returns the network and the number of blocks processed.
     """
-    options = options or VectorOptions()
-    options.validate()
-    if block_size < 16:
-        raise InvalidParameterError(f"block_size={block_size}: must be at least 16 pixels")
-    if halo < 0:
-        raise InvalidParameterError(f"halo={halo}: must be >= 0 pixels")
-    path = Path(prob_path)
+    options = (options or VectorOptions()).validate()
+    given = None if isinstance(prediction, str | os.PathLike) else prediction
+    path = Path(prediction if given is None else given.path)  # type: ignore[arg-type]
     if not path.is_file():
         raise InputNotFoundError(f"{path}: probability raster not found")
     try:
@@ -140,16 +142,26 @@ def extract_network(
     with src:
         encoding = detect_encoding(src, path)
         tags = src.tags()
+        width, height = src.width, src.height
+        file_crs, transform = src.crs, src.transform
+    if given is None:
         thr = _read_threshold(tags, threshold)
-        crs = CRS.from_user_input(src.crs) if src.crs else None
-        transform, width, height = src.transform, src.width, src.height
+    else:  # the georeferencing travelled with the pixels: the file's tags are not read
+        if (given.width, given.height) != (width, height):
+            raise InvalidInputError(
+                f"{path}: {width}x{height} px, but the prediction was {given.width}x"
+                f"{given.height} px; the file changed since it was written"
+            )
+        thr = check_threshold(threshold if threshold is not None else given.threshold)
+        file_crs, transform = given.crs, given.transform
+    crs = CRS.from_user_input(file_crs) if file_crs else None
     if not encoding.native:
         log.info("%s: read as %s", path.name, encoding.describe())
     if crs is None and transform.is_identity:
         transform = PLAIN_IMAGE_TRANSFORM  # QGIS shows a plain raster with y = -row
     gsd = ground_sample_distance(crs, transform, width, height)
     if gsd is None:
-        gsd = float(tags.get(TAG_GSD, 1.0))
+        gsd = float(tags.get(TAG_GSD, 1.0)) if given is None else float(given.gsd_m)
         log.warning("%s has no CRS; lengths assume %.3g m per pixel", final_name(path), gsd)
 
     params = MaskParams(
@@ -158,7 +170,7 @@ def extract_network(
         hole_px=round(options.hole_area_m2 / gsd**2),
         encoding=None if encoding.native and not encoding.masked else encoding,
     )
-    windows = list(block_windows(width, height, block_size))
+    windows = list(block_windows(width, height, options.vector_block_size))
     log.info(
         "vectorizing %s: %dx%d px in %s, threshold %.3g, %.3g m/px",
         _label(path),
@@ -170,7 +182,7 @@ def extract_network(
     )
     block = dask.delayed(block_pieces, pure=True)
     tasks = [
-        block(str(path), w, halo, params, dask_key_name=f"block_pieces-{i}")
+        block(str(path), w, options.halo, params, dask_key_name=f"block_pieces-{i}")
         for i, w in enumerate(windows)
     ]
     results = run_blocks(tasks, scheduler, progress)
@@ -255,80 +267,58 @@ def _to_network(
 
 
 def vectorize(
-    prob_path: str | os.PathLike[str],
-    out_path: str | os.PathLike[str],
+    prediction: Probabilities,
+    out: str | os.PathLike[str],
     *,
+    options: VectorOptions | None = None,
     threshold: float | None = None,
-    overwrite: bool = False,
-    scheduler: Any = None,
     preview: str | os.PathLike[str] | None = None,
     scene: str | os.PathLike[str] | None = None,
+    scheduler: Any = None,
+    overwrite: bool = False,
     progress: bool = False,
-    block_size: int = 2048,
-    halo: int = 128,
-    hysteresis: float = VectorOptions.hysteresis,
-    hole_area_m2: float = VectorOptions.hole_area_m2,
-    min_length_m: float = VectorOptions.min_length_m,
-    spur_length_m: float = VectorOptions.spur_length_m,
-    simplify_m: float = VectorOptions.simplify_m,
-    gap_m: float = VectorOptions.gap_m,
-    gap_min_prob: float | None = None,
-    junction_merge_m: float = VectorOptions.junction_merge_m,
-    border_m: float = VectorOptions.border_m,
 ) -> VectorResult:
     """Vectorise a road-probability raster into a noded road network in a GeoPackage.
 
     Args:
-        prob_path: probability raster in the format of :mod:`roadseg.raster.probability`.
-        out_path: the GeoPackage to write (layers ``roads`` and ``junctions``).
-        threshold: road probability threshold; default: the raster's
-            ``ROADSEG_THRESHOLD`` tag, else 0.5.
-        overwrite: replace an existing output (and preview).
-        scheduler: None (local threads), a ``tcp://`` scheduler address or a
-            ``distributed.Client``; the workers must see ``prob_path``.
+        prediction: what ``predict_scene`` returned (the raster with its
+            georeferencing and the model's threshold), or the path of a probability
+            raster in the format of :mod:`roadseg.raster.probability` (or another one,
+            see :mod:`roadseg.vector.source`), whose own CRS, transform and tags are used.
+        out: the GeoPackage to write (layers ``roads`` and ``junctions``).
+        options: the tuning and blocking of the extraction (see
+            :class:`VectorOptions`); ``None``: the defaults.
+        threshold: road probability threshold, strictly between 0 and 1; default: the
+            model's (the prediction's, or the raster's ``ROADSEG_THRESHOLD`` tag), else 0.5.
         preview: optional PNG quick-look of the roads.
         scene: optional original image drawn under the roads in the preview (default:
             the probabilities).
+        scheduler: None (local threads), a ``tcp://`` scheduler address or a
+            ``distributed.Client``; the workers must see the raster's path.
+        overwrite: replace an existing output (and preview).
         progress: show a progress bar over blocks.
-        block_size: core block side in pixels; memory per task grows with its square.
-        halo: pixels read around each block so the skeleton near its border is exact.
-        hysteresis, hole_area_m2, min_length_m, spur_length_m, simplify_m, gap_m,
-        gap_min_prob, junction_merge_m, border_m: see :class:`VectorOptions`.
 
     Returns:
         A :class:`VectorResult` with counts and total length.
     """
-    options = VectorOptions(
-        hysteresis=hysteresis,
-        hole_area_m2=hole_area_m2,
-        min_length_m=min_length_m,
-        spur_length_m=spur_length_m,
-        simplify_m=simplify_m,
-        gap_m=gap_m,
-        gap_min_prob=gap_min_prob,
-        junction_merge_m=junction_merge_m,
-        border_m=border_m,
-    )
-    for path in (out_path, preview):
+    options = (options or VectorOptions()).validate()
+    if threshold is not None:
+        check_threshold(threshold)
+    prob_path = Path(prediction if isinstance(prediction, str | os.PathLike) else prediction.path)
+    for path in (out, preview):
         check_not_input(path, [prob_path, scene])
-    check_distinct({"--out": out_path, "--preview": preview})
-    check_suffix(out_path, (".gpkg",), "a GeoPackage (layers roads and junctions)")
+    check_distinct({"out": out, "preview": preview})
+    check_suffix(out, (".gpkg",), "a GeoPackage (layers roads and junctions)")
     if preview is not None:
         check_suffix(preview, (".png",), "a PNG image")
-    target = check_output_path(out_path, overwrite)
+    target = check_output_path(out, overwrite)
     if preview is not None:
         check_output_path(preview, overwrite)
     if scene is not None and not Path(scene).is_file():
         raise InputNotFoundError(f"{scene}: scene for the preview not found")
-    with gdal_errors(reading=[prob_path, scene], writing=[out_path, preview]):
+    with gdal_errors(reading=[prob_path, scene], writing=[out, preview]):
         network, n_blocks = extract_network(
-            prob_path,
-            threshold=threshold,
-            options=options,
-            scheduler=scheduler,
-            progress=progress,
-            block_size=block_size,
-            halo=halo,
+            prediction, threshold=threshold, options=options, scheduler=scheduler, progress=progress
         )
         with atomic_output(target, overwrite=overwrite) as tmp:
             write_geopackage(network.roads, network.junctions, tmp)
@@ -339,7 +329,7 @@ def vectorize(
             preview_path = write_preview(
                 [shapely.get_coordinates(g) for g in network.roads.geometry],
                 network.crs,
-                Path(scene) if scene is not None else Path(prob_path),
+                Path(scene) if scene is not None else prob_path,
                 Path(preview),
                 overwrite=overwrite,
             )
@@ -365,4 +355,11 @@ def vectorize(
     return result
 
 
-__all__ = ["RoadNetwork", "VectorOptions", "VectorResult", "extract_network", "vectorize"]
+__all__ = [
+    "GeoreferencedProbabilities",
+    "RoadNetwork",
+    "VectorOptions",
+    "VectorResult",
+    "extract_network",
+    "vectorize",
+]
