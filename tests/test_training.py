@@ -15,9 +15,9 @@ from rasterio.transform import from_origin
 from roadseg.cli.main import cli
 from roadseg.data import CropSampler, find_pairs, load_source
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
-from roadseg.models import load
+from roadseg.models import build, load
 from roadseg.training import TrainConfig, parse_source_spec, train
-from roadseg.training.environment import lr_factor
+from roadseg.training.environment import channels_last_trains, lr_factor
 from roadseg.training.loss import bce_dice_loss
 from roadseg.training.state import state_paths
 
@@ -333,3 +333,11 @@ def test_cldice_punishes_a_broken_road_more_than_a_thinner_one() -> None:
     x = logits(broken).requires_grad_()
     soft_cldice_loss(x, target).backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize(("base", "expected"), [(4, False), (6, False), (8, True), (16, True)])
+def test_narrow_models_train_in_the_default_layout_on_a_cpu(base: int, expected: bool) -> None:
+    """Strided 1x1 convolutions with input channels not a multiple of 8 crash oneDNN's
+    channels-last backward pass on AVX2 CPUs; such models must not train channels-last."""
+    model = build("resunet", in_channels=3, num_classes=1, base_channels=base)
+    assert channels_last_trains(model, torch.device("cpu")) is expected

@@ -20,6 +20,25 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def channels_last_trains(model: torch.nn.Module, device: torch.device) -> bool:
+    """Whether ``model`` can train channels-last on ``device``.
+
+    On AVX2 CPUs (no AVX-512) oneDNN's backward pass of a strided 1x1 convolution in
+    channels-last crashes the process (segmentation fault, torch 2.13) when its input
+    channels are not a multiple of 8: the shortcuts of a ResUNet with ``base_channels``
+    4 or 6, say. Such models train in the default layout on a CPU.
+    """
+    if device.type != "cpu":
+        return True
+    return not any(
+        isinstance(m, torch.nn.Conv2d)
+        and m.kernel_size == (1, 1)
+        and m.stride != (1, 1)
+        and m.in_channels % 8
+        for m in model.modules()
+    )
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch."""
     random.seed(seed)

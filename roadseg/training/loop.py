@@ -42,7 +42,12 @@ from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, build, load, save_checkpoint
 from roadseg.models.base import SegmentationModel
 from roadseg.training.config import TrainConfig
-from roadseg.training.environment import hardware, lr_factor, seed_everything
+from roadseg.training.environment import (
+    channels_last_trains,
+    hardware,
+    lr_factor,
+    seed_everything,
+)
 from roadseg.training.loss import bce_dice_loss, soft_cldice_loss
 from roadseg.training.plot import plot_learning_curve
 from roadseg.training.state import load_training_state, save_training_state
@@ -174,7 +179,8 @@ def train(
     model, arch_kwargs = _build_model(config, device, resume)
     # Channels-last convolutions train 1.2-1.4x faster on a 2-core AVX2 CPU
     # (benchmarks/bench_train_step.py: 1.45 against 1.03-1.22 steps/s) and suit GPUs.
-    model = model.to(memory_format=torch.channels_last)
+    if channels_last_trains(model, device):
+        model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -204,6 +210,9 @@ class _Run:
         self.config, self.out, self.device = config, out, device
         self.model, self.optimizer, self.data = model, optimizer, data
         self.arch_kwargs = arch_kwargs
+        self.memory_format = (
+            torch.channels_last if channels_last_trains(model, device) else torch.contiguous_format
+        )
         self.step, self.best_score, self.best_step = 0, None, None
         self.elapsed_before = 0.0
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -251,7 +260,7 @@ class _Run:
         x, y, v = (
             t.to(self.device, non_blocking=True) for t in (batch.image, batch.target, batch.valid)
         )
-        x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=self.memory_format)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             logits = self.model(x)
         loss = bce_dice_loss(logits, y, v, dice_weight=self.config.dice_weight)
