@@ -21,6 +21,7 @@ from pathlib import Path
 
 from roadseg.evaluation.apls import evaluate_vector_files
 from roadseg.evaluation.runner import evaluate_probability_raster
+from roadseg.inference import InferenceOptions
 from roadseg.pipeline import run_scene
 
 HELD_OUT = {"AOI_4_Shanghai_img308"}
@@ -55,7 +56,12 @@ def main() -> None:
         for name, scene, truth in chips(args.data):
             t0 = time.perf_counter()
             out, probs = Path(tmp) / f"{name}.gpkg", Path(tmp) / f"{name}.tif"
-            run_scene(scene, out, prob_out=probs, model=args.model, device="cpu")
+            run_scene(
+                scene,
+                out,
+                prob_out=probs,
+                inference=InferenceOptions(model=args.model, device="cpu"),
+            )
             seconds = time.perf_counter() - t0
             graph = evaluate_vector_files(out, truth)
             pixel = evaluate_probability_raster(probs, truth)["all"]

@@ -19,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import compat
 import rasterio
 
 from roadseg.evaluation.apls import evaluate_vector_files, read_lines
 from roadseg.raster.probability import TAG_THRESHOLD, encode_probability
 from roadseg.raster.rasterize import rasterize_roads
-from roadseg.vector import vectorize
 
 
 def chips(data: Path) -> list[tuple[str, Path, Path]]:
@@ -107,7 +107,7 @@ def main() -> None:
             prob = Path(tmp) / f"{name}.tif"
             perfect_probability(grid, truth, prob, args.half_width, args.keep_nodata)
             t0 = time.perf_counter()
-            res = vectorize(prob, Path(tmp) / f"{name}.gpkg", overwrite=True, **options)
+            res = compat.vectorize(prob, Path(tmp) / f"{name}.gpkg", **options)
             dt = time.perf_counter() - t0
             m = evaluate_vector_files(res.path, truth)
             scores.append(m["apls"])

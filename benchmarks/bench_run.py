@@ -45,6 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import compat
 import numpy as np
 
 # Measure this checkout's roadseg, not whichever one is installed.
@@ -151,12 +152,15 @@ def peak_rss_mb() -> float:
 
 
 def _engine_kwargs(engine: str) -> dict[str, str]:
-    """``engine=`` for a ``predict_scene`` that has it (another checkout may not)."""
+    """``engine=`` for a roadseg that has engines (another checkout may not)."""
     import inspect
 
-    from roadseg.inference import predict_scene
+    import roadseg.inference as inference
 
-    return {"engine": engine} if "engine" in inspect.signature(predict_scene).parameters else {}
+    if hasattr(inference, "InferenceOptions"):
+        return {"engine": engine}
+    has_engine = "engine" in inspect.signature(inference.predict_scene).parameters
+    return {"engine": engine} if has_engine else {}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -165,7 +169,6 @@ def child(args: argparse.Namespace) -> None:
     import rasterio
     import torch
 
-    from roadseg.inference import predict_scene
     from roadseg.inference.layout import Layout
     from roadseg.models import ResUNet, resolve_checkpoint
 
@@ -212,7 +215,7 @@ def child(args: argparse.Namespace) -> None:
     out = Path(args.scene).with_suffix(".prob.tif")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    result = predict_scene(
+    result = compat.predict(
         args.scene,
         out,
         model=str(checkpoint),
@@ -221,8 +224,7 @@ def child(args: argparse.Namespace) -> None:
         overlap=args.overlap,
         batch_size=args.batch_size,
         block_size=args.block_size,
-        overwrite=True,
-        **engine_kwargs,
+        engine=args.engine,
     )
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)

@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import compat
 from bench_run import _engine_kwargs, bare_model_seconds_per_tile, peak_rss_mb
 from bench_vectorize import write_grid
 
@@ -59,10 +60,8 @@ def child(args: argparse.Namespace) -> None:
     import geopandas  # noqa: F401  (the vector stage's imports are not its work)
     import torch
 
-    from roadseg.inference import predict_scene
     from roadseg.inference.layout import Layout
     from roadseg.models import ResUNet, default_weights_name, resolve_checkpoint
-    from roadseg.vector import vectorize
 
     torch.set_num_threads(args.threads)
     checkpoint = resolve_checkpoint(args.model or default_weights_name(torch.device("cpu")))
@@ -74,12 +73,12 @@ def child(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         # Warm the vector stage as the model is warmed (imports, GeoPackage driver).
         write_grid(Path(tmp) / "warm.tif", 256)
-        vectorize(Path(tmp) / "warm.tif", Path(tmp) / "warm.gpkg")
+        compat.vectorize(Path(tmp) / "warm.tif", Path(tmp) / "warm.gpkg")
     gsd = float(args.gsd) if args.gsd else None
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
-        prediction = predict_scene(
+        prediction = compat.predict(
             args.scene,
             Path(tmp) / "p.tif",
             model=str(checkpoint),
@@ -88,7 +87,7 @@ def child(args: argparse.Namespace) -> None:
             **engine_kwargs,
         )
         tick = time.perf_counter()
-        vectors = vectorize(prediction.path, Path(tmp) / "roads.gpkg", scene=args.scene)
+        vectors = compat.vectorize(prediction, Path(tmp) / "roads.gpkg", scene=args.scene)
         vectorise_s = time.perf_counter() - tick
         seconds = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_SELF)

@@ -70,12 +70,12 @@ def child(prob: str, out: str, block_size: int) -> None:
     """Run vectorize once and print a JSON line with time and peak RSS."""
     import resource
 
-    from roadseg.vector import vectorize
+    import compat
 
     start = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = start.ru_utime + start.ru_stime
     t0 = time.perf_counter()
-    res = vectorize(prob, out, overwrite=True, block_size=block_size)
+    res = compat.vectorize(prob, out, vector_block_size=block_size)
     dt = time.perf_counter() - t0
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_mb = usage.ru_maxrss / 1024
