@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rasterio.windows import Window
 
 from roadseg.inference.blocks import BlockJob
 from roadseg.inference.layout import Layout
@@ -67,13 +68,20 @@ CASES: list[tuple[dict[str, int], tuple[int, int], list[Any], list[Any], list[An
 ]
 
 
+def _box(window: Window) -> Box:
+    box = (window.col_off, window.row_off, window.width, window.height)
+    assert all(isinstance(v, int) for v in box), window  # integer windows, not floats
+    return box
+
+
 def _described(job: BlockJob) -> tuple[Any, Box, Box, tuple[int, ...], tuple[int, ...]]:
     """A block job as plain integers in working-grid pixels."""
-    (r0, r1), (c0, c1) = job.read_rows, job.read_cols
-    (e0, e1), (f0, f1) = job.extent_rows, job.extent_cols
-    rows = tuple(r + r0 for r in job.tile_rows)
-    cols = tuple(c + c0 for c in job.tile_cols)
-    return job.index, (c0, r0, c1 - c0, r1 - r0), (f0, e0, f1 - f0, e1 - e0), rows, cols
+    tiles = [_box(t) for t in job.tiles]
+    assert {t[2:] for t in tiles} == {job.tile_shape[::-1]}
+    rows = tuple(dict.fromkeys(t[1] for t in tiles))
+    cols = tuple(dict.fromkeys(t[0] for t in tiles))
+    assert tiles == [(c, r, *t[2:]) for r in rows for c in cols for t in tiles[:1]]
+    return job.index, _box(job.read), _box(job.extent), rows, cols
 
 
 @pytest.mark.parametrize(("kwargs", "tile_shape", "blocks", "rows", "cols"), CASES)
@@ -91,3 +99,9 @@ def test_block_and_tile_windows_are_pinned(
     assert got == blocks
     assert [(s.start, s.stop, s.blocks) for s in layout.rows.segments] == rows
     assert [(s.start, s.stop, s.blocks) for s in layout.cols.segments] == cols
+    # The 2-D extents are the 1-D ones of each axis, and the union of the block's cells.
+    for index in layout.blocks():
+        extent = layout.block_extent(index)
+        ((r0, r1), (c0, c1)) = extent.toranges()
+        assert (r0, r1) == layout.rows.block_extent(index[0])
+        assert (c0, c1) == layout.cols.block_extent(index[1])
