@@ -10,6 +10,7 @@ import pytest
 import rasterio
 import torch
 from rasterio.transform import from_origin
+from rasterio.windows import Window
 
 from roadseg.data import CropSampler, load_source, parse_source_spec
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
@@ -20,6 +21,7 @@ from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import run_model
 from roadseg.models import build
 from roadseg.models.metadata import DEFAULT_NORMALIZATION
+from roadseg.raster.windows import array_slices
 
 
 def _write_scene(folder: Path, name: str = "RGB_AOI_img5.tif") -> tuple[Path, Path]:
@@ -79,12 +81,9 @@ def test_training_crops_are_the_model_input_of_roadseg_run(tmp_path: Path) -> No
     for index in layout.blocks():
         job = BlockJob.from_layout(layout, index)
         data = read_block(run_scene_spec, job)
-        (r0, r1), (c0, c1) = job.read_rows, job.read_cols
-        inside = slice(max(r0, 0), min(r1, 90)), slice(max(c0, 0), min(c1, 102))
-        local = (
-            slice(inside[0].start - r0, inside[0].stop - r0),
-            slice(inside[1].start - c0, inside[1].stop - c0),
-        )
+        part = job.read.intersection(Window(0, 0, 102, 90))
+        inside = part.toslices()
+        local = array_slices(part, job.read)
         np.testing.assert_array_equal(data.image[:, local[0], local[1]], image.model_input(*inside))
         np.testing.assert_array_equal(data.valid[local], image.valid[inside])
     # The road lies on the bright rows of the working grid, and the no-data corner is

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import rasterio
 from inference_helpers import resunet_checkpoint, textured, write_scene
+from rasterio.windows import Window
 
 from roadseg.inference.blocks import (
     BlockJob,
@@ -81,7 +82,8 @@ def test_read_window_into_a_workspace_is_the_plain_read(tmp_path: Path) -> None:
     ws = Workspace()
     with rasterio.open(scene) as src:
         for rows, cols in [((-12, 40), (-12, 50)), ((10, 50), (20, 60)), ((50, 86), (70, 101))]:
-            args = (src, spec.grid, spec.bands, spec.stats, rows, cols)
+            window = Window.from_slices(rows, cols, boundless=True)
+            args = (src, spec.grid, spec.bands, spec.stats, window)
             plain = read_window(*args)
             pooled = read_window(*args, workspace=ws)
             assert plain.image.tobytes() == pooled.image.tobytes()
@@ -107,6 +109,8 @@ def test_process_block_equals_the_read_infer_blend_tasks(tmp_path: Path, engine:
         expected = blend_block(job, data, infer_block(model_spec, job, data))
         fused = process_block(spec, model_spec, job, out)
         assert set(fused.seconds) == {"read", "infer", "blend"}
+        assert fused.window == expected.window == job.extent
+        assert fused.transform == expected.transform and fused.crs == expected.crs
         for name in ("weighted", "weight", "valid"):
             assert getattr(fused, name).tobytes() == getattr(expected, name).tobytes(), name
 

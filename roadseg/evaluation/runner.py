@@ -32,6 +32,7 @@ from roadseg.log import get_logger
 from roadseg.models.base import SegmentationModel
 from roadseg.raster.probability import TAG_THRESHOLD, decode_probability
 from roadseg.raster.rasterize import rasterize_roads, read_roads
+from roadseg.raster.windows import array_slices
 
 if TYPE_CHECKING:
     from roadseg.data import LabelledImage, SourceSpec
@@ -200,8 +201,8 @@ def evaluate_probability_raster(
                     assert mask_src is not None
                     truth_mask = mask_src.read(1, window=window) > 0
                 counted = np.zeros_like(valid)
-                inside = slice(core.row_off - window.row_off, None)
-                counted[inside][: core.height] = valid[inside][: core.height]
+                inside = array_slices(core, window)
+                counted[inside] = valid[inside]
                 acc.update(prob, truth_mask, counted)
         finally:
             if mask_src is not None:

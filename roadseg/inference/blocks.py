@@ -17,7 +17,11 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning
+from affine import Affine
+from rasterio import windows
+from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning, WindowError
+from rasterio.windows import Window
 
 from roadseg.inference.buffers import Workspace, thread_workspace
 from roadseg.inference.engine import FORWARD_LOCK
@@ -33,6 +37,7 @@ from roadseg.inference.reader import (
 )
 from roadseg.raster.normalize import BandStats, scene_band_stats
 from roadseg.raster.scene import SceneInfo, describe_scene, open_dataset
+from roadseg.raster.windows import array_slices, relative
 
 #: Megabytes of GDAL block cache in each process (GDAL's default grows with RAM).
 GDAL_CACHE_MB = 64
@@ -55,70 +60,74 @@ class SceneSpec:
 
 @dataclass(frozen=True)
 class BlockJob:
-    """One block: the window its tiles read and the extent where they have weight.
+    """One block: the window its tiles read, the extent where they have weight, its tiles.
 
-    Windows are ``(start, stop)`` pairs of working-grid pixels; ``read_*`` may run past
-    the grid (reflected), ``extent_*`` lies inside it. ``tile_rows`` and ``tile_cols``
-    are tile origins relative to the read window.
+    All windows are in working-grid pixels: ``read`` and ``tiles`` may run past the
+    grid (the reader reflects the scene there), ``extent`` lies inside it.
+
+    Attributes:
+        index: the block, ``(row, col)``.
+        read: the union of the tiles.
+        extent: where the tiles have weight (the block's result covers it).
+        tiles: the tiles' windows, row-major; all of one shape.
+        margin, ramp: of the tile weights (see :mod:`roadseg.inference.layout`).
     """
 
     index: tuple[int, int]
-    read_rows: tuple[int, int]
-    read_cols: tuple[int, int]
-    extent_rows: tuple[int, int]
-    extent_cols: tuple[int, int]
-    tile_rows: tuple[int, ...]
-    tile_cols: tuple[int, ...]
-    tile_shape: tuple[int, int]
+    read: Window
+    extent: Window
+    tiles: tuple[Window, ...]
     margin: int
     ramp: int
 
     @classmethod
     def from_layout(cls, layout: Layout, index: tuple[int, int]) -> BlockJob:
-        bi, bj = index
-        read_rows = layout.rows.block_read(bi)
-        read_cols = layout.cols.block_read(bj)
+        read, extent, tiles = layout.block_windows(index)
         return cls(
             index=index,
-            read_rows=read_rows,
-            read_cols=read_cols,
-            extent_rows=layout.rows.block_extent(bi),
-            extent_cols=layout.cols.block_extent(bj),
-            tile_rows=tuple(
-                layout.rows.origin(k) - read_rows[0] for k in layout.rows.block_tiles(bi)
-            ),
-            tile_cols=tuple(
-                layout.cols.origin(k) - read_cols[0] for k in layout.cols.block_tiles(bj)
-            ),
-            tile_shape=layout.tile_shape,
+            read=read,
+            extent=extent,
+            tiles=tiles,
             margin=layout.rows.margin,
             ramp=layout.rows.ramp,
         )
 
     @property
-    def origins(self) -> list[tuple[int, int]]:
-        return [(r, c) for r in self.tile_rows for c in self.tile_cols]
+    def tile_shape(self) -> tuple[int, int]:
+        """Tile height and width."""
+        return windows.shape(self.tiles[0])
+
+    def tile_slices(self) -> list[tuple[slice, slice]]:
+        """Each tile's ``(rows, cols)`` slices of an array read over :attr:`read`."""
+        return [array_slices(tile, self.read) for tile in self.tiles]
 
 
 @dataclass(frozen=True)
 class BlockResult:
     """Weighted probability sums of a block over its extent.
 
+    The arrays are the result's own or views of buffers handed over with it (see
+    :func:`process_block`); the result never copies them.
+
     Attributes:
         index: the block.
-        rows, cols: the extent, working-grid pixels ``(start, stop)``.
+        window: the extent, in working-grid pixels; the arrays cover it.
         weighted: sum over tiles of weight x probability, float32.
         weight: sum of the weights, float32.
         valid: where the scene has data.
+        transform: pixel-to-CRS transform of ``window`` (derived from the transform of
+            the block's read window), when known.
+        crs: the working grid's CRS, or ``None`` (a plain image).
         seconds: time spent on each stage of the block, when measured.
     """
 
     index: tuple[int, int]
-    rows: tuple[int, int]
-    cols: tuple[int, int]
+    window: Window
     weighted: np.ndarray
     weight: np.ndarray
     valid: np.ndarray
+    transform: Affine | None = None
+    crs: CRS | None = None
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
@@ -168,37 +177,23 @@ def _reading() -> Iterator[None]:
 
 
 def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
-    """Read the block's window (with its halo) as model input."""
+    """Read the block's window (all of its tiles) as model input."""
     with _reading(), open_dataset(scene.path) as src:
-        return read_window(
-            src,
-            scene.grid,
-            scene.bands,
-            scene.stats,
-            job.read_rows,
-            job.read_cols,
-            scene.nodata,
-        )
+        return read_window(src, scene.grid, scene.bands, scene.stats, job.read, scene.nodata)
 
 
 def read_block_raw(scene: SceneSpec, job: BlockJob, workspace: Workspace) -> RawWindow:
     """The block's raw values (the scene's dtype) in ``workspace``'s buffers."""
     with _reading(), open_dataset(scene.path) as src:
         return read_window_raw(
-            src,
-            scene.grid,
-            scene.bands,
-            job.read_rows,
-            job.read_cols,
-            scene.nodata,
-            workspace=workspace,
+            src, scene.grid, scene.bands, job.read, scene.nodata, workspace=workspace
         )
 
 
 def infer_block(model: ModelSpec, job: BlockJob, data: WindowData) -> np.ndarray:
     """Probabilities of every tile of the block, ``(tiles, size, size)`` float32."""
     predict = get_predictor(model)
-    out = np.empty((len(job.origins), *job.tile_shape), dtype=np.float32)
+    out = np.empty((len(job.tiles), *job.tile_shape), dtype=np.float32)
     for start, stop, tiles in _batches(job, data, model.batch_size, thread_workspace()):
         predict(tiles, out[start:stop])
     return out
@@ -209,7 +204,7 @@ def infer_block_with(
 ) -> np.ndarray:
     """:func:`infer_block` with any ``(N, C, H, W) -> (N, H, W)`` tile predictor (the model
     being trained, during validation)."""
-    out = np.empty((len(job.origins), *job.tile_shape), dtype=np.float32)
+    out = np.empty((len(job.tiles), *job.tile_shape), dtype=np.float32)
     for start, stop, tiles in _batches(job, data, batch_size, thread_workspace()):
         out[start:stop] = predict(tiles)
     return out
@@ -221,25 +216,28 @@ def _batches(
     """``(start, stop, tiles)`` for each batch of the block's tiles, gathered into one
     reused ``(batch, C, H, W)`` array (valid until the next batch)."""
     th, tw = job.tile_shape
-    origins = job.origins
+    slices = job.tile_slices()
     bands = data.image.shape[0]
-    for start in range(0, len(origins), batch_size):
-        batch = origins[start : start + batch_size]
+    for start in range(0, len(slices), batch_size):
+        batch = slices[start : start + batch_size]
         tiles = workspace.array("tiles", (len(batch), bands, th, tw), np.float32)
-        for tile, (r, c) in zip(tiles, batch, strict=True):
-            np.copyto(tile, data.image[:, r : r + th, c : c + tw])
+        for tile, (rows, cols) in zip(tiles, batch, strict=True):
+            np.copyto(tile, data.image[:, rows, cols])
         yield start, start + len(batch), tiles
 
 
 class _Blender:
-    """Adds tiles into a block's weighted sums in place (no per-tile allocation)."""
+    """Adds tiles into a block's weighted sums in place (no per-tile allocation).
+
+    The windows are worked out once per block: for each tile, the part of it inside
+    the block's extent, as slices of the tile and of the sums.
+    """
 
     def __init__(self, job: BlockJob, out: Workspace | None) -> None:
         th, tw = job.tile_shape
         self.job = job
         self.weights = weight_window(th, tw, job.margin, job.ramp)
-        (r0, r1), (c0, c1) = job.extent_rows, job.extent_cols
-        shape = (r1 - r0, c1 - c0)
+        shape = windows.shape(job.extent)
         if out is None:
             self.weighted = np.zeros(shape, dtype=np.float32)
             self.weight = np.zeros(shape, dtype=np.float32)
@@ -247,45 +245,50 @@ class _Blender:
             self.weighted = out.zeros("weighted", shape, np.float32)
             self.weight = out.zeros("weight", shape, np.float32)
         self.out = out
-        # Offsets of the extent inside the read window.
-        self.er, self.ec = r0 - job.read_rows[0], c0 - job.read_cols[0]
+        self.spans: list[tuple[tuple[slice, slice], tuple[slice, slice]] | None] = []
+        for tile in job.tiles:
+            try:
+                part = tile.intersection(job.extent)
+            except WindowError:  # no weight inside the extent
+                self.spans.append(None)
+                continue
+            self.spans.append((array_slices(part, tile), array_slices(part, job.extent)))
         self.scratch = thread_workspace().array("blend", (th, tw), np.float32)
 
-    def add(self, prob: np.ndarray, origin: tuple[int, int]) -> None:
-        th, tw = self.job.tile_shape
-        tr, tc = origin
-        er, ec = self.er, self.ec
-        # Intersection of the tile with the extent, in read-window coordinates.
-        ar, br = max(tr, er), min(tr + th, er + self.weighted.shape[0])
-        ac, bc = max(tc, ec), min(tc + tw, ec + self.weighted.shape[1])
-        if br <= ar or bc <= ac:
+    def add(self, prob: np.ndarray, k: int) -> None:
+        """Add tile ``k``'s probabilities."""
+        span = self.spans[k]
+        if span is None:
             return
-        w = self.weights[ar - tr : br - tr, ac - tc : bc - tc]
-        product = self.scratch[: br - ar, : bc - ac]
-        np.multiply(w, prob[ar - tr : br - tr, ac - tc : bc - tc], out=product)
-        self.weighted[ar - er : br - er, ac - ec : bc - ec] += product
-        self.weight[ar - er : br - er, ac - ec : bc - ec] += w
+        in_tile, in_extent = span
+        w = self.weights[in_tile]
+        product = self.scratch[: w.shape[0], : w.shape[1]]
+        np.multiply(w, prob[in_tile], out=product)
+        self.weighted[in_extent] += product
+        self.weight[in_extent] += w
 
     def result(
-        self, valid_read: np.ndarray, seconds: dict[str, float] | None = None
+        self, read: RawWindow | WindowData, seconds: dict[str, float] | None = None
     ) -> BlockResult:
-        """The sums, and ``valid_read`` (validity over the read window) on the extent."""
-        h, w = self.weighted.shape
-        window = valid_read[self.er : self.er + h, self.ec : self.ec + w]
-        valid = (
-            np.empty((h, w), dtype=bool)
-            if self.out is None
-            else self.out.array("valid", (h, w), bool)
-        )
-        np.copyto(valid, window)
+        """The sums, and ``read``'s validity (over the read window) on the extent."""
         job = self.job
+        valid = (
+            np.empty(self.weighted.shape, dtype=bool)
+            if self.out is None
+            else self.out.array("valid", self.weighted.shape, bool)
+        )
+        np.copyto(valid, read.valid[array_slices(job.extent, job.read)])
+        transform = None
+        if read.transform is not None:
+            transform = windows.transform(relative(job.extent, job.read), read.transform)
         return BlockResult(
             job.index,
-            job.extent_rows,
-            job.extent_cols,
+            job.extent,
             self.weighted,
             self.weight,
             valid,
+            transform,
+            read.crs,
             seconds or {},
         )
 
@@ -293,9 +296,9 @@ class _Blender:
 def blend_block(job: BlockJob, data: WindowData, probs: np.ndarray) -> BlockResult:
     """Add the block's tiles up with the weight window over the block's extent."""
     blender = _Blender(job, None)
-    for prob, origin in zip(probs, job.origins, strict=True):
-        blender.add(prob, origin)
-    return blender.result(data.valid)
+    for k, prob in enumerate(probs):
+        blender.add(prob, k)
+    return blender.result(data)
 
 
 def process_block(
@@ -321,16 +324,15 @@ def process_block(
     blender = _Blender(job, out)
     th, tw = job.tile_shape
     invalid = workspace.array("invalid", (th, tw), bool)
-    origins = job.origins
+    slices = job.tile_slices()
     infer_s = wait_s = 0.0
-    for start in range(0, len(origins), model.batch_size):
-        batch = origins[start : start + model.batch_size]
+    for start in range(0, len(slices), model.batch_size):
+        batch = slices[start : start + model.batch_size]
         tiles = workspace.array("tiles", (len(batch), raw.data.shape[0], th, tw), np.float32)
-        for tile, (r, c) in zip(tiles, batch, strict=True):
-            window = RawWindow(
-                raw.data[:, r : r + th, c : c + tw], raw.valid[r : r + th, c : c + tw]
-            )
-            model_input_into(window, scene.stats, tile, invalid)
+        for tile, (rows, cols) in zip(tiles, batch, strict=True):
+            # A view of the block's raw values: no copy, no placement needed.
+            view = RawWindow(raw.data[:, rows, cols], raw.valid[rows, cols])
+            model_input_into(view, scene.stats, tile, invalid)
         probs = workspace.array("probs", (len(batch), th, tw), np.float32)
         asked = time.perf_counter()
         with FORWARD_LOCK:
@@ -338,9 +340,9 @@ def process_block(
             predict(tiles, probs)
             infer_s += time.perf_counter() - tick
         wait_s += tick - asked
-        for prob, origin in zip(probs, batch, strict=True):
-            blender.add(prob, origin)
+        for k, prob in enumerate(probs, start):
+            blender.add(prob, k)
     total = time.perf_counter() - started
     blend_s = total - read_s - infer_s - wait_s
     seconds = {"read": read_s, "infer": infer_s, "blend": blend_s}
-    return blender.result(raw.valid, seconds)
+    return blender.result(raw, seconds)

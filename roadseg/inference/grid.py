@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import rasterio
 from affine import Affine
+from rasterio import windows
 from rasterio.windows import Window
 
 from roadseg.errors import InvalidInputError, InvalidParameterError
@@ -57,8 +58,25 @@ class WorkingGrid:
     def resampled(self) -> bool:
         return self.scale_x != 1.0 or self.scale_y != 1.0
 
+    @property
+    def window(self) -> Window:
+        """The whole grid as a window."""
+        return Window(0, 0, self.width, self.height)
+
+    def window_transform(self, window: Window) -> Affine:
+        """The pixel-to-CRS transform of a window of the grid (it may run past the grid)."""
+        return windows.transform(window, self.transform)
+
     def scene_window(self, window: Window) -> Window:
-        """The (fractional) scene window covering a working-grid window."""
+        """The (fractional) scene window covering a working-grid window.
+
+        The working grid is the scene's grid scaled by ``(scale_x, scale_y)``, so the
+        window is scaled by the same factors. Going through the map instead
+        (``windows.from_bounds(*windows.bounds(window, self.transform), scene
+        transform)``) does not give the same window: the round trip through map
+        coordinates moves it by up to ~1e-8 scene pixels (so a resampled read may round
+        differently), and axis-aligned bounds cannot describe a window of a rotated grid.
+        """
         return Window(
             window.col_off * self.scale_x,
             window.row_off * self.scale_y,

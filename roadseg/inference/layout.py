@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from rasterio import windows
+from rasterio.windows import Window
 
 from roadseg.errors import InvalidParameterError
 
@@ -102,11 +104,6 @@ class AxisLayout:
         start = self.origin(tiles[0]) + self.margin
         stop = self.origin(tiles[-1]) + self.tile - self.margin
         return max(start, 0), min(stop, self.size)
-
-    def block_read(self, b: int) -> tuple[int, int]:
-        """Pixels ``[start, stop)`` (possibly outside the axis) that block ``b``'s tiles read."""
-        tiles = self.block_tiles(b)
-        return self.origin(tiles[0]), self.origin(tiles[-1]) + self.tile
 
     @cached_property
     def segments(self) -> tuple[Segment, ...]:
@@ -229,6 +226,51 @@ class Layout:
     def blocks(self) -> list[tuple[int, int]]:
         """Block indices ``(row, col)`` in row-major order."""
         return [(i, j) for i in range(self.rows.n_blocks) for j in range(self.cols.n_blocks)]
+
+    @property
+    def window(self) -> Window:
+        """The whole working grid."""
+        return Window(0, 0, self.cols.size, self.rows.size)
+
+    def tile_windows(self, index: tuple[int, int]) -> tuple[Window, ...]:
+        """Windows of block ``index``'s tiles, row-major, in working-grid pixels (they may
+        run past the grid: the reader reflects the scene there)."""
+        bi, bj = index
+        th, tw = self.tile_shape
+        return tuple(
+            Window(self.cols.origin(k), self.rows.origin(i), tw, th)
+            for i in self.rows.block_tiles(bi)
+            for k in self.cols.block_tiles(bj)
+        )
+
+    def block_read(self, index: tuple[int, int]) -> Window:
+        """The window block ``index``'s tiles read: the union of its tiles."""
+        return self._block_read(self.tile_windows(index))
+
+    def block_extent(self, index: tuple[int, int]) -> Window:
+        """Where block ``index``'s tiles have weight: the union of its tiles less their
+        margins, clipped to the grid. Along each axis it is
+        :meth:`AxisLayout.block_extent`, and the union of that block's segments."""
+        return self._block_extent(self.tile_windows(index))
+
+    @staticmethod
+    def _block_read(tiles: tuple[Window, ...]) -> Window:
+        # The tiles are a row-major grid: the first and the last span all of them.
+        return windows.union(tiles[0], tiles[-1])
+
+    def _block_extent(self, tiles: tuple[Window, ...]) -> Window:
+        m = self.rows.margin
+        weighted = [
+            Window(t.col_off + m, t.row_off + m, t.width - 2 * m, t.height - 2 * m)
+            for t in (tiles[0], tiles[-1])
+        ]
+        return windows.union(weighted).intersection(self.window)
+
+    def block_windows(self, index: tuple[int, int]) -> tuple[Window, Window, tuple[Window, ...]]:
+        """``(read, extent, tiles)`` of block ``index`` (:meth:`block_read`,
+        :meth:`block_extent`, :meth:`tile_windows`), laying its tiles out once."""
+        tiles = self.tile_windows(index)
+        return self._block_read(tiles), self._block_extent(tiles), tiles
 
     def tile_weights(self) -> np.ndarray:
         """The 2-D weight window of a tile, float32."""

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import rasterio
+from affine import Affine
+from rasterio import windows
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
@@ -44,13 +47,24 @@ def reflect_indices(start: int, stop: int, size: int) -> np.ndarray:
 class RawWindow:
     """Scene values resampled onto a window of the working grid.
 
+    A read carries where it lies: its window of the working grid (it may run past the
+    grid; the values there are mirrored), the window's transform and the grid's CRS. A
+    view of part of a read (a tile, a crop) may leave them ``None``. The arrays are
+    never copied into the object: they may be views of reused buffers.
+
     Attributes:
         data: ``(bands, height, width)`` in the scene's dtype.
         valid: ``(height, width)`` boolean, False where the scene has no data.
+        window: the working-grid window, or ``None``.
+        transform: pixel-to-CRS transform of ``window``, or ``None``.
+        crs: the working grid's CRS (``None`` also for a plain image).
     """
 
     data: np.ndarray
     valid: np.ndarray
+    window: Window | None = None
+    transform: Affine | None = None
+    crs: CRS | None = None
 
 
 @dataclass(frozen=True)
@@ -60,10 +74,14 @@ class WindowData:
     Attributes:
         image: ``(bands, height, width)`` float32 in [0, 1].
         valid: ``(height, width)`` boolean, False where the scene has no data.
+        window, transform, crs: where it lies, as for :class:`RawWindow`.
     """
 
     image: np.ndarray
     valid: np.ndarray
+    window: Window | None = None
+    transform: Affine | None = None
+    crs: CRS | None = None
 
 
 def read_raw(
@@ -96,7 +114,8 @@ def _read_raw(
     workspace: Workspace | None,
 ) -> RawWindow:
     """:func:`read_raw`, reading the values into ``workspace``'s ``raw`` array if given."""
-    shape = (int(window.height), int(window.width))
+    height, width = windows.shape(window)
+    shape = (int(height), int(width))
     out = None
     if workspace is not None:
         out = workspace.array("raw", (len(bands), *shape), src.dtypes[bands[0] - 1])
@@ -114,7 +133,7 @@ def _read_raw(
         valid &= np.isfinite(data).all(axis=0)
     if nodata is not None:
         valid &= ~np.all(data == nodata, axis=0)
-    return RawWindow(data, valid)
+    return RawWindow(data, valid, window, grid.window_transform(window), grid.crs)
 
 
 def model_input(raw: RawWindow, stats: BandStats) -> np.ndarray:
@@ -154,37 +173,38 @@ def read_window_raw(
     src: rasterio.io.DatasetReader,
     grid: WorkingGrid,
     bands: tuple[int, ...],
-    rows: tuple[int, int],
-    cols: tuple[int, int],
+    window: Window,
     nodata: float | None = None,
     *,
     workspace: Workspace | None = None,
 ) -> RawWindow:
-    """Raw values of working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be
-    outside: mirrored). With ``workspace`` the arrays live in its buffers, valid until
-    its next read; without, the result owns fresh arrays."""
-    ridx = reflect_indices(*rows, grid.height)
-    cidx = reflect_indices(*cols, grid.width)
-    r_lo, r_hi = int(ridx.min()), int(ridx.max()) + 1
-    c_lo, c_hi = int(cidx.min()), int(cidx.max()) + 1
-    window = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
-    raw = _read_raw(src, grid, bands, window, nodata, workspace)
-    if rows[0] >= 0 and rows[1] <= grid.height and cols[0] >= 0 and cols[1] <= grid.width:
-        return raw  # inside the scene: nothing to mirror
+    """Raw values of an integer working-grid ``window`` (it may run past the grid:
+    mirrored there). With ``workspace`` the arrays live in its buffers, valid until its
+    next read; without, the result owns fresh arrays."""
+    (r0, r1), (c0, c1) = window.toranges()
+    ridx = reflect_indices(r0, r1, grid.height)
+    cidx = reflect_indices(c0, c1, grid.width)
+    # The part of the grid the mirrored pixels come from.
+    source = Window.from_slices(
+        (int(ridx.min()), int(ridx.max()) + 1), (int(cidx.min()), int(cidx.max()) + 1)
+    )
+    raw = _read_raw(src, grid, bands, source, nodata, workspace)
+    if source == window:
+        return raw  # inside the grid: nothing to mirror
     # Mirroring commutes with the elementwise model input, so mirror the raw values
     # (the scene's dtype, often a quarter of the float32 input).
-    height, width = len(ridx), len(cidx)
+    height, width = windows.shape(window)
     if workspace is None:
         data = np.empty((raw.data.shape[0], height, width), dtype=raw.data.dtype)
         valid = np.empty((height, width), dtype=bool)
     else:
         data = workspace.array("mirrored", (raw.data.shape[0], height, width), raw.data.dtype)
         valid = workspace.array("mirrored-valid", (height, width), bool)
-    sel_r, sel_c = (ridx - r_lo)[:, None], (cidx - c_lo)[None, :]
+    sel_r, sel_c = (ridx - source.row_off)[:, None], (cidx - source.col_off)[None, :]
     for band in range(data.shape[0]):
         data[band] = raw.data[band][sel_r, sel_c]
     valid[...] = raw.valid[sel_r, sel_c]
-    return RawWindow(data, valid)
+    return RawWindow(data, valid, window, grid.window_transform(window), grid.crs)
 
 
 def read_window(
@@ -192,18 +212,18 @@ def read_window(
     grid: WorkingGrid,
     bands: tuple[int, ...],
     stats: BandStats,
-    rows: tuple[int, int],
-    cols: tuple[int, int],
+    window: Window,
     nodata: float | None = None,
     *,
     workspace: Workspace | None = None,
 ) -> WindowData:
-    """Model input of working-grid rows ``[r0, r1)`` and columns ``[c0, c1)`` (may be
-    outside: mirrored), in ``workspace``'s buffers if given (see :func:`read_window_raw`)."""
-    raw = read_window_raw(src, grid, bands, rows, cols, nodata, workspace=workspace)
+    """Model input of an integer working-grid ``window`` (it may run past the grid:
+    mirrored there), in ``workspace``'s buffers if given (see :func:`read_window_raw`)."""
+    raw = read_window_raw(src, grid, bands, window, nodata, workspace=workspace)
     shape = raw.data.shape
     if workspace is None:
         image = np.empty(shape, dtype=np.float32)
     else:
         image = workspace.array("image", shape, np.float32)
-    return WindowData(model_input_into(raw, stats, image), raw.valid)
+    image = model_input_into(raw, stats, image)
+    return WindowData(image, raw.valid, raw.window, raw.transform, raw.crs)

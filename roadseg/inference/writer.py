@@ -24,6 +24,7 @@ from roadseg.inference.blocks import BlockResult
 from roadseg.inference.grid import WorkingGrid
 from roadseg.inference.layout import Layout, Segment
 from roadseg.raster.probability import PROB_NODATA, PROB_SCALE, encode_probability
+from roadseg.raster.windows import array_slices
 
 #: Internal tile size of the output.
 OUTPUT_BLOCKSIZE = 512
@@ -84,16 +85,14 @@ class ProbabilityWriter:
     def add(self, result: BlockResult) -> None:
         """Add one block's result; write every cell it completes."""
         bi, bj = result.index
-        r0, c0 = result.rows[0], result.cols[0]
         for i, rseg in enumerate(self.layout.rows.segments):
             if bi not in rseg.blocks:
                 continue
             for j, cseg in enumerate(self.layout.cols.segments):
                 if bj not in cseg.blocks:
                     continue
-                rs = slice(rseg.start - r0, rseg.stop - r0)
-                cs = slice(cseg.start - c0, cseg.stop - c0)
-                self._add_cell((i, j), rseg, cseg, result, rs, cs)
+                window = Window.from_slices((rseg.start, rseg.stop), (cseg.start, cseg.stop))
+                self._add_cell((i, j), rseg, cseg, result, window)
 
     def _add_cell(
         self,
@@ -101,9 +100,9 @@ class ProbabilityWriter:
         rseg: Segment,
         cseg: Segment,
         result: BlockResult,
-        rs: slice,
-        cs: slice,
+        window: Window,
     ) -> None:
+        rs, cs = array_slices(window, result.window)
         weighted = result.weighted[rs, cs]
         weight = result.weight[rs, cs]
         expected = len(rseg.blocks) * len(cseg.blocks)
@@ -125,7 +124,6 @@ class ProbabilityWriter:
         with np.errstate(invalid="ignore", divide="ignore"):
             prob = weighted / weight
         stored = encode_probability(prob, valid & (weight > 0))
-        window = Window(cseg.start, rseg.start, cseg.stop - cseg.start, rseg.stop - rseg.start)
         assert self._dst is not None, "use the writer as a context manager"
         self._dst.write(stored, 1, window=window)
 

@@ -135,7 +135,7 @@ def _windowed_sample(
         for j in range(n):
             left = round((dataset.width - w) * (j + 0.5) / n)
             window = Window(left, top, w, h)
-            rows, cols = slice(i * side, i * side + h), slice(j * side, j * side + w)
+            rows, cols = Window(j * side, i * side, w, h).toslices()  # its place in the mosaic
             data[:, rows, cols] = dataset.read(list(bands), window=window)
             valid[rows, cols] = dataset.dataset_mask(window=window) > 0
     return data, valid
