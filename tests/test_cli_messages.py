@@ -170,3 +170,15 @@ def _command() -> click.Command:
 def test_the_cli_writes_the_parameters_of_a_command_as_its_flags(library: str, cli: str) -> None:
     assert to_cli(library, _command()) == cli
     assert to_cli(library, None) == library
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_quiet_turns_the_progress_bar_off(tmp_path: Path, quiet: list[str]) -> None:
+    scene = write_scene(tmp_path / "s.tif", textured(96, 96))
+    model = local_checkpoint(tmp_path / "m.safetensors")
+    args = ["run", str(scene), "--prob-out", str(tmp_path / "p.tif"), "--model", str(model)]
+    args += ["--device", "cpu", "--tile-size", "64", "--overlap", "16", *quiet]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    shown = "roadseg run:" in result.stderr
+    assert shown is not bool(quiet)

@@ -262,13 +262,15 @@ def accept_verbosity(command: click.Command) -> click.Command:
 
     @functools.wraps(callback)
     def wrapped(*args: Any, verbose: int = 0, quiet: int = 0, **kwargs: Any) -> Any:
+        root = click.get_current_context().find_root()
+        root.ensure_object(dict)
         if verbose or quiet:
             from roadseg.log import configure_logging
 
-            root = click.get_current_context().find_root()
-            root.ensure_object(dict)
             root.obj["verbosity"] = root.obj.get("verbosity", 0) + verbose - quiet
             configure_logging(root.obj["verbosity"])
+        if root.obj.get("verbosity", 0) < 0 and kwargs.get("progress"):
+            kwargs["progress"] = False  # -q: no progress bar either
         return callback(*args, **kwargs)
 
     command.callback = wrapped
