@@ -360,6 +360,39 @@ def test_a_scene_that_kills_every_worker_fails_and_the_rest_is_done(
     assert [by_scene[s].status for s in ("s0", "s1", "s3")] == ["done"] * 3
 
 
+def test_scenes_killed_beside_the_culprit_are_retried_alone_and_done(
+    scene_dir, tmp_path, tiny_model
+):
+    """One worker with two threads: every scene that runs beside the poisoned one dies
+    with it, twice (dask's own rerun included). Retried alone, they complete; the
+    culprit, killed again alone, fails."""
+    import dask
+    from distributed import LocalCluster
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=2,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster,
+    ):
+        summary = _run(
+            scene_dir,
+            tmp_path / "out",
+            tiny_model,
+            cluster.scheduler_address,
+            process=BrightnessProcessor(poison_scene="s2", sleep=1.5),
+            retries=3,
+        )
+    by_scene = {e.scene: e for e in summary.entries}
+    assert by_scene["s2"].status == "failed" and "out of memory?" in by_scene["s2"].error
+    assert [by_scene[s].status for s in ("s0", "s1", "s3")] == ["done"] * 3
+    assert any(e.attempt > 1 for s, e in by_scene.items() if s != "s2")
+
+
 def test_spread_blocks_runs_scenes_from_the_driver_with_the_cluster_as_scheduler(
     scene_dir, tmp_path, tiny_model, threads_client
 ):

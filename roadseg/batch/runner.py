@@ -12,7 +12,10 @@
    ``as_completed`` in the driver, which alone writes the record;
 4. retry a scene whose attempt failed with a transient error (a crash, a lost worker,
    an I/O error) up to ``retries`` times; errors that retrying cannot fix (a corrupt
-   input, a bad option) fail the scene at once; either way the rest goes on;
+   input, a bad option) fail the scene at once; either way the rest goes on. A scene
+   whose workers died under it is retried alone on the cluster, once the rest is done:
+   killed again alone, it is the cause and fails; scenes that were only beside it
+   complete;
 5. record ``done`` only after the processor returned, i.e. after its outputs were
    renamed into place, and after checking that they exist (their SHA-256 goes into the
    record, so a later run can tell an intact output from a damaged one).
@@ -26,6 +29,7 @@ large scenes on many workers).
 
 from __future__ import annotations
 
+import collections
 import os
 import time
 import uuid
@@ -63,10 +67,9 @@ from roadseg.batch.task import (
     AttemptResult,
     SceneProcessor,
     SceneTask,
-    describe_error,
     execute_attempt,
+    lost_attempt,
     process_with_run_scene,
-    utc_now,
 )
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.inference.options import InferenceOptions
@@ -280,9 +283,13 @@ def _run_tasks(
         if resources:
             _require_gpu_workers(client)
         pending: dict[str, SceneTask] = {}
+        # Scenes whose workers died under them wait here, to be run one at a time with
+        # nothing else on the cluster: only alone does a death say which scene caused it.
+        suspects: collections.deque[SceneTask] = collections.deque()
+        isolated: set[str] = set()
         queue = as_completed()
 
-        def submit(task: SceneTask) -> None:
+        def submit(task: SceneTask, alone: bool = False) -> None:
             ctx.record.append(ctx.entry(task, SUBMITTED))
             future = client.submit(
                 execute_attempt,
@@ -294,39 +301,31 @@ def _run_tasks(
                 resources=resources,
             )
             pending[future.key] = task
+            if alone:
+                isolated.add(future.key)
             queue.add(future)
 
         for task in todo:
             submit(task)
         for future in queue:
             task = pending.pop(future.key)
+            alone = future.key in isolated
+            isolated.discard(future.key)
+            killed = False
             try:
                 attempt = future.result()
             except Exception as exc:  # lost workers, cancelled tasks, unpicklable results
-                now = utc_now()
-                # KilledWorker: workers died while this scene was on them, and dask has
-                # rerun it each time. The scene may be the cause, or only queued beside
-                # the scene that was: one more attempt of our own tells them apart, more
-                # would only kill more workers.
-                killer = type(exc).__name__ == "KilledWorker" and task.attempt > 1
-                attempt = AttemptResult(
-                    name=task.name,
-                    attempt=task.attempt,
-                    started=now,
-                    finished=now,
-                    duration_s=0.0,
-                    error=describe_error(exc)
-                    + (
-                        " (the worker process died each time it ran this scene: out of memory?)"
-                        if killer
-                        else ""
-                    ),
-                    retryable=not killer,
-                )
+                killed = type(exc).__name__ == "KilledWorker"
+                attempt = lost_attempt(task, exc, killer=killed and alone)
             future.release()
             retry = conclude(task, attempt)
             if retry is not None:
-                submit(retry)
+                if killed:
+                    suspects.append(retry)
+                else:
+                    submit(retry)
+            if suspects and not pending:
+                submit(suspects.popleft(), alone=True)
     finally:
         bar.close()
 

@@ -204,3 +204,24 @@ def process_with_run_scene(task: SceneTask) -> SceneOutcome:
         pixels=int(prediction.width) * int(prediction.height),
         model_name=prediction.model_name,
     )
+
+
+def lost_attempt(task: SceneTask, exc: BaseException, killer: bool) -> AttemptResult:
+    """The attempt of a scene whose result never came back.
+
+    ``killer``: workers died each time dask ran this scene while it ran alone on the
+    cluster, so the scene is their cause (out of memory, most likely) and is not retried:
+    another attempt would only kill more workers. A scene killed beside others is
+    retried alone (see ``roadseg.batch.runner``).
+    """
+    now = utc_now()
+    note = " (the worker process died each time it ran this scene: out of memory?)"
+    return AttemptResult(
+        name=task.name,
+        attempt=task.attempt,
+        started=now,
+        finished=now,
+        duration_s=0.0,
+        error=describe_error(exc) + (note if killer else ""),
+        retryable=not killer,
+    )
