@@ -107,7 +107,7 @@ CASES: dict[str, Case] = {
     "band-count": Case("--bands naming 2 bands for a 3-band model", [*RUN, "scene.tif", "--out", "r.gpkg", "--bands", "1,2"], "give 3"),
     "band-text": Case("--bands abc", [*RUN, "scene.tif", "--out", "r.gpkg", "--bands", "abc"], "not a comma-separated list"),
     "gsd-zero": Case("--gsd 0", [*RUN, "scene.tif", "--out", "r.gpkg", "--gsd", "0"], "--gsd"),
-    "gsd-huge": Case("--gsd so large the grid would be huge", [*RUN, "scene.tif", "--out", "r.gpkg", "--gsd", "20000"], "check --gsd"),
+    "gsd-huge": Case("--gsd so large the grid would be huge", [*RUN, "scene.tif", "--out", "r.gpkg", "--gsd", "20000"], "give --gsd"),
     "tile-size-small": Case("--tile-size 8", [*RUN, "scene.tif", "--out", "r.gpkg", "--tile-size", "8"], "--tile-size"),
     "threshold-range": Case("--threshold 1.5", [*RUN, "scene.tif", "--out", "r.gpkg", "--threshold", "1.5"], "--threshold"),
     "device-bogus": Case("--device tpu", [*RUN, "scene.tif", "--out", "r.gpkg", "--device", "tpu"], "--device"),

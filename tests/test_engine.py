@@ -146,7 +146,7 @@ def test_resolve_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     assert E.resolve_engine("auto", cpu) == "onnx"
     assert E.resolve_engine("AUTO", cuda) == "torch"
     assert E.resolve_engine("torch", cpu) == "torch"
-    with pytest.raises(InvalidParameterError, match="--device cpu"):
+    with pytest.raises(InvalidParameterError, match="device='cpu'"):
         E.resolve_engine("onnx", cuda)
     with pytest.raises(InvalidParameterError, match=r"'tensorrt'.*auto, torch, onnx"):
         E.resolve_engine("tensorrt", cpu)

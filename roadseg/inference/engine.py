@@ -56,7 +56,7 @@ def onnxruntime_available() -> bool:
 
 
 def resolve_engine(engine: str, device: torch.device) -> str:
-    """``torch`` or ``onnx`` for an ``--engine`` choice (:data:`ENGINE_CHOICES`) and the
+    """``torch`` or ``onnx`` for an ``engine`` choice (:data:`ENGINE_CHOICES`) and the
     model's device: ``auto`` is ONNX Runtime on a CPU when it is installed, eager
     PyTorch otherwise.
 
@@ -74,13 +74,13 @@ def resolve_engine(engine: str, device: torch.device) -> str:
     if name == "onnx":
         if device.type != "cpu":
             raise InvalidParameterError(
-                f"--engine onnx runs on the CPU, not on {device}; use --device cpu, or "
-                "--engine torch (or auto) on a GPU"
+                f"engine='onnx' runs on the CPU, not on {device}; use device='cpu', or "
+                "engine='torch' (or 'auto') on a GPU"
             )
         if not onnxruntime_available():
             raise InvalidParameterError(
-                "--engine onnx needs ONNX Runtime; install it with 'pip install onnxruntime' "
-                "or use --engine torch"
+                "engine='onnx' needs ONNX Runtime; install it with 'pip install onnxruntime' "
+                "or use engine='torch'"
             )
     return name
 

@@ -148,7 +148,7 @@ def working_grid(scene: SceneInfo, model_gsd_m: float) -> WorkingGrid:
     if max(width, height) > MAX_GRID_SIDE:
         raise InvalidParameterError(
             f"resampling {res_x:g} x {res_y:g} m to the model's {model_gsd_m:g} m would make a "
-            f"{width}x{height} grid; check --gsd"
+            f"{width}x{height} grid; check the scene's resolution or give gsd=..."
         )
     sx, sy = scene.width / width, scene.height / height
     base = scene.transform if scene.georeferenced else PLAIN_IMAGE_TRANSFORM
