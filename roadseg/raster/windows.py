@@ -26,6 +26,17 @@ def relative(window: Window, parent: Window) -> Window:
     )
 
 
+def grown(window: Window, pixels: int) -> Window:
+    """``window`` with ``pixels`` more on every side (a halo); clip it to the raster
+    with :meth:`Window.intersection`."""
+    return Window(
+        window.col_off - pixels,
+        window.row_off - pixels,
+        window.width + 2 * pixels,
+        window.height + 2 * pixels,
+    )
+
+
 def array_slices(window: Window, parent: Window) -> tuple[slice, slice]:
     """``(rows, cols)`` slices of an array covering ``parent`` that hold ``window``.
 

@@ -22,6 +22,7 @@ from skimage.filters import apply_hysteresis_threshold
 from skimage.morphology import remove_small_holes, skeletonize
 
 from roadseg.raster.probability import PROB_MAX, PROB_NODATA
+from roadseg.raster.windows import array_slices, grown
 from roadseg.vector.source import ProbabilityEncoding, open_probability, read_stored
 
 #: Forward neighbour offsets (row, col): each unordered 8-neighbour pair appears once,
@@ -203,21 +204,17 @@ def _piece(path: list[int], w: int, prob: np.ndarray, oy: int, ox: int, toleranc
 def block_pieces(prob_path: str, core: Window, halo: int, params: MaskParams) -> list[Piece]:
     """The whole block stage for one core window of the probability raster."""
     with open_probability(Path(prob_path)) as src:
-        full = Window(0, 0, src.width, src.height)
-        outer = Window(
-            core.col_off - halo, core.row_off - halo, core.width + 2 * halo, core.height + 2 * halo
-        ).intersection(full)
+        outer = grown(core, halo).intersection(Window(0, 0, src.width, src.height))
         stored = read_stored(src, outer, params.encoding)
-    oy, ox = int(outer.row_off), int(outer.col_off)
     mask = road_mask(stored, params)
     if not mask.any():
         return []
     skel = skeletonize(mask)
-    r0, c0 = int(core.row_off) - oy, int(core.col_off) - ox
+    rows, cols = array_slices(core, outer)
     return trace_pieces(
         skel,
         stored,
-        (r0, r0 + int(core.height), c0, c0 + int(core.width)),
-        (oy, ox),
+        (rows.start, rows.stop, cols.start, cols.stop),
+        (int(outer.row_off), int(outer.col_off)),
         params.pixel_tolerance,
     )
