@@ -182,3 +182,12 @@ def test_quiet_turns_the_progress_bar_off(tmp_path: Path, quiet: list[str]) -> N
     assert result.exit_code == 0, result.output
     shown = "roadseg run:" in result.stderr
     assert shown is not bool(quiet)
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "1", "-0.1"])
+def test_a_threshold_out_of_range_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    scene = write_scene(tmp_path / "s.tif", textured(32, 32))
+    args = ["run", str(scene), "--out", str(tmp_path / "r.gpkg"), "--threshold", value]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--threshold" in result.output, result.output
+    assert not (tmp_path / "r.gpkg").exists()

@@ -88,7 +88,8 @@ progress_option = click.option(
 
 threshold_option = click.option(
     "--threshold",
-    type=float,
+    # The library's check_threshold range, so a bad value is a usage error (exit 2).
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
     metavar="P",
     help="Road probability threshold of the road lines, strictly between 0 and 1. "
