@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -328,17 +329,19 @@ def test_a_missing_model_fails_before_anything_is_written(scene_dir, tmp_path, t
     assert not (tmp_path / "out").exists()
 
 
-def test_a_scene_that_kills_every_worker_fails_and_the_rest_is_done(
-    scene_dir, tmp_path, tiny_model
-):
+def _poisoned_batch(
+    scene_dir: Path, out: Path, model: Path, workers: int, threads: int, sleep: float = 0.0
+) -> dict[str, Any]:
+    """The record entries by scene of a batch whose scene s2 kills its worker each time,
+    on a local process cluster where dask reruns a task once after a worker dies."""
     import dask
     from distributed import LocalCluster
 
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 1}),
         LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
+            n_workers=workers,
+            threads_per_worker=threads,
             processes=True,
             host="127.0.0.1",
             dashboard_address=":0",
@@ -346,15 +349,21 @@ def test_a_scene_that_kills_every_worker_fails_and_the_rest_is_done(
     ):
         summary = _run(
             scene_dir,
-            tmp_path / "out",
-            tiny_model,
+            out,
+            model,
             cluster.scheduler_address,
-            process=BrightnessProcessor(poison_scene="s2"),
+            process=BrightnessProcessor(poison_scene="s2", sleep=sleep),
             retries=3,
         )
-    by_scene = {e.scene: e for e in summary.entries}
-    # One more attempt after the first KilledWorker (scenes queued beside the culprit
-    # die with it), then it is failed, although --retries allows more.
+    return {e.scene: e for e in summary.entries}
+
+
+def test_a_scene_that_kills_every_worker_fails_and_the_rest_is_done(
+    scene_dir, tmp_path, tiny_model
+):
+    by_scene = _poisoned_batch(scene_dir, tmp_path / "out", tiny_model, workers=2, threads=1)
+    # One more attempt, alone, after the first KilledWorker, then it is failed, although
+    # --retries allows more.
     assert by_scene["s2"].status == "failed" and by_scene["s2"].attempt == 2
     assert "KilledWorker" in by_scene["s2"].error and "out of memory?" in by_scene["s2"].error
     assert [by_scene[s].status for s in ("s0", "s1", "s3")] == ["done"] * 3
@@ -366,28 +375,9 @@ def test_scenes_killed_beside_the_culprit_are_retried_alone_and_done(
     """One worker with two threads: every scene that runs beside the poisoned one dies
     with it, twice (dask's own rerun included). Retried alone, they complete; the
     culprit, killed again alone, fails."""
-    import dask
-    from distributed import LocalCluster
-
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=2,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        ) as cluster,
-    ):
-        summary = _run(
-            scene_dir,
-            tmp_path / "out",
-            tiny_model,
-            cluster.scheduler_address,
-            process=BrightnessProcessor(poison_scene="s2", sleep=1.5),
-            retries=3,
-        )
-    by_scene = {e.scene: e for e in summary.entries}
+    by_scene = _poisoned_batch(
+        scene_dir, tmp_path / "out", tiny_model, workers=1, threads=2, sleep=1.5
+    )
     assert by_scene["s2"].status == "failed" and "out of memory?" in by_scene["s2"].error
     assert [by_scene[s].status for s in ("s0", "s1", "s3")] == ["done"] * 3
     assert any(e.attempt > 1 for s, e in by_scene.items() if s != "s2")
