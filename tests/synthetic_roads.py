@@ -1,7 +1,9 @@
-"""Synthetic probability rasters with known centrelines, for the vector tests."""
+"""Synthetic probability rasters with known centrelines (the vector tests), and a small
+labelled scene with its road line (the data-path and validation tests)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import rasterio
 import shapely
 from affine import Affine
 from rasterio.features import rasterize
+from rasterio.transform import from_origin
 
 from roadseg.raster.probability import TAG_THRESHOLD, encode_probability
 
@@ -80,3 +83,43 @@ def write_prob_raster(
 
 def burn_lines(geoms: list, shape: tuple[int, int], transform: Affine) -> np.ndarray:
     return rasterize([(g, 1) for g in geoms], out_shape=shape, transform=transform, dtype="uint8")
+
+
+def write_road_scene(folder: Path, name: str = "RGB_AOI_img5.tif") -> tuple[Path, Path]:
+    """A 0.6 m UTM uint16 four-band scene with a no-data corner and a bright east-west
+    road, and its road line as GeoJSON: ``(scene, truth)``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(200, 1800, size=(4, 150, 170)).astype(np.uint16)
+    pixels[:, 60:70, :] = 3000  # a bright east-west road
+    pixels[:, :20, :30] = 0  # no data
+    path = folder / name
+    transform = from_origin(500000.0, 4000000.0, 0.6, 0.6)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=170,
+        height=150,
+        count=4,
+        dtype="uint16",
+        crs="EPSG:32633",
+        transform=transform,
+        nodata=0,
+    ) as dst:
+        dst.write(pixels)
+    y = 4000000.0 - 65 * 0.6
+    line = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "LineString", "coordinates": [[500000.0, y], [500102.0, y]]},
+            }
+        ],
+    }
+    truth = folder / "roads_AOI_img5.geojson"
+    truth.write_text(json.dumps(line))
+    return path, truth

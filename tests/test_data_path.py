@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 import torch
-from rasterio.transform import from_origin
 from rasterio.windows import Window
+from synthetic_roads import write_road_scene
 
 from roadseg.data import CropSampler, load_source, parse_source_spec
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
@@ -24,47 +22,8 @@ from roadseg.models.metadata import DEFAULT_NORMALIZATION
 from roadseg.raster.windows import array_slices
 
 
-def _write_scene(folder: Path, name: str = "RGB_AOI_img5.tif") -> tuple[Path, Path]:
-    """A 0.6 m UTM uint16 scene with a no-data corner, and one road line."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(5)
-    pixels = rng.integers(200, 1800, size=(4, 150, 170)).astype(np.uint16)
-    pixels[:, 60:70, :] = 3000  # a bright east-west road
-    pixels[:, :20, :30] = 0  # no data
-    path = folder / name
-    transform = from_origin(500000.0, 4000000.0, 0.6, 0.6)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=170,
-        height=150,
-        count=4,
-        dtype="uint16",
-        crs="EPSG:32633",
-        transform=transform,
-        nodata=0,
-    ) as dst:
-        dst.write(pixels)
-    y = 4000000.0 - 65 * 0.6
-    line = {
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {},
-                "geometry": {"type": "LineString", "coordinates": [[500000.0, y], [500102.0, y]]},
-            }
-        ],
-    }
-    truth = folder / "roads_AOI_img5.geojson"
-    truth.write_text(json.dumps(line))
-    return path, truth
-
-
 def test_training_crops_are_the_model_input_of_roadseg_run(tmp_path: Path) -> None:
-    scene, _ = _write_scene(tmp_path / "scenes")
+    scene, _ = write_road_scene(tmp_path / "scenes")
     spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1")
     (image,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION, cache_dir=tmp_path / "cache")
     # What roadseg run computes for the same scene (the function predict_scene calls).
@@ -97,7 +56,7 @@ def test_training_crops_are_the_model_input_of_roadseg_run(tmp_path: Path) -> No
 
 
 def test_sampler_crop_without_augmentation_is_a_window_of_model_input(tmp_path: Path) -> None:
-    scene, _ = _write_scene(tmp_path / "scenes")
+    scene, _ = write_road_scene(tmp_path / "scenes")
     spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1")
     (image,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
     sampler = CropSampler([[image]], [1.0], crop=32, seed=1, scale_jitter=0, colour_jitter=0)
@@ -124,7 +83,7 @@ def test_sampler_crop_without_augmentation_is_a_window_of_model_input(tmp_path: 
 
 
 def test_grey_crops_have_equal_bands(tmp_path: Path) -> None:
-    scene, _ = _write_scene(tmp_path / "scenes")
+    scene, _ = write_road_scene(tmp_path / "scenes")
     spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1")
     (image,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
     batch = CropSampler([[image]], [1.0], crop=32, seed=0, grey=1.0).batch(3)
@@ -136,7 +95,7 @@ def test_grey_crops_have_equal_bands(tmp_path: Path) -> None:
 
 def test_validation_blends_like_roadseg_run(tmp_path: Path) -> None:
     """Validation probabilities are the run pipeline's, tile seams and all."""
-    scene, _ = _write_scene(tmp_path / "scenes")
+    scene, _ = write_road_scene(tmp_path / "scenes")
     spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1,val=*")
     _, (image,) = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
     model = build("resunet", in_channels=3, num_classes=1, base_channels=4).eval()
@@ -156,7 +115,7 @@ def test_validation_blends_like_roadseg_run(tmp_path: Path) -> None:
 
 
 def test_end_to_end_scores_runs_and_apls(tmp_path: Path, tiny_model: Path) -> None:
-    scene, truth = _write_scene(tmp_path / "scenes")
+    scene, truth = write_road_scene(tmp_path / "scenes")
     empty = tmp_path / "empty.geojson"
     empty.write_text("")
     result = score_scenes(

@@ -11,6 +11,22 @@ import click
 from roadseg.cli.options import device_option, overwrite_option
 
 
+def _thresholds(value: str) -> tuple[float, ...]:
+    """``0.5,0.65,0.8`` (or ``none``) as a tuple of thresholds in (0, 1)."""
+    if value.strip().lower() in ("", "none"):
+        return ()
+    try:
+        thresholds = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a comma-separated list of numbers, e.g. 0.5,0.65,0.8"
+        ) from None
+    for t in thresholds:
+        if not 0.0 < t < 1.0:
+            raise click.BadParameter(f"{t:g} is not strictly between 0 and 1")
+    return thresholds
+
+
 @click.command()
 @click.option(
     "--source",
@@ -109,6 +125,15 @@ from roadseg.cli.options import device_option, overwrite_option
     "picks the best checkpoint; the rest is the relaxed breakeven.",
 )
 @click.option(
+    "--apls-thresholds",
+    default="0.5,0.65,0.8",
+    show_default=True,
+    callback=lambda ctx, param, value: _thresholds(value),
+    metavar="T,T,...|none",
+    help="Decision thresholds tried on the held-out scenes besides the pixel-F1 one; the "
+    "checkpoint keeps the one whose road networks score the best APLS.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -139,6 +164,7 @@ def train(
     init: str | None,
     grey: float,
     apls_weight: float,
+    apls_thresholds: tuple[float, ...],
     cache_dir: Path | None,
     device: str,
     overwrite: bool,
@@ -177,6 +203,7 @@ def train(
         init=None if init is None else Path(init),
         grey=grey,
         apls_weight=apls_weight,
+        apls_thresholds=apls_thresholds,
         cache_dir=cache_dir,
     )
     command = "roadseg " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -55,6 +55,7 @@ def score_scenes(
     keep_dir: str | os.PathLike[str] | None = None,
     previews: bool = False,
     engine: str = "auto",
+    thresholds: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Run ``model`` on every case and score the networks.
 
@@ -65,15 +66,22 @@ def score_scenes(
         keep_dir: folder to keep each ``GROUP-STEM.gpkg`` in; ``None`` deletes them.
         previews: also draw ``GROUP-STEM.png`` (roads over the scene) in ``keep_dir``.
         engine: inference engine, as for ``roadseg run``.
+        thresholds: more decision thresholds to score besides the model's: each
+            scene's probabilities are computed once and vectorised at every one.
 
     Returns:
-        ``{"scenes": {stem: {...}}, "groups": {group: mean APLS}, "mean_apls": ...}``;
-        ``mean_apls`` is the mean over groups of scenes with roads.
+        ``{"scenes": {stem: {...}}, "groups": {group: mean APLS}, "mean_apls": ...,
+        "threshold": the model's}``; ``mean_apls`` is the mean over groups of scenes
+        with roads. With ``thresholds``, also ``"by_threshold": {threshold: {"groups",
+        "mean_apls", "scenes"}}``, the model's threshold included.
     """
     from roadseg.inference import InferenceOptions
     from roadseg.pipeline import run_scene
+    from roadseg.vector import vectorize
 
     scenes: dict[str, dict[str, Any]] = {}
+    extra: dict[float, dict[str, dict[str, Any]]] = {}
+    model_threshold: float | None = None
     with tempfile.TemporaryDirectory(prefix="roadseg-e2e-") as tmp:
         folder = Path(keep_dir) if keep_dir is not None else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -83,21 +91,66 @@ def score_scenes(
             result = run_scene(
                 case.scene,
                 out,
+                prob_out=Path(tmp) / f"{case.group}-{case.stem}-prob.tif",
                 inference=InferenceOptions(model=model, device=device, engine=engine),
                 overwrite=True,
                 preview=preview,
             )
             assert result.vectors is not None
-            entry: dict[str, Any] = {
-                "group": case.group,
-                "pred_length_m": float(result.vectors.total_length_m),
-            }
-            if read_lines(case.truth).empty:
-                entry["apls"] = None
-            else:
-                entry.update(evaluate_vector_files(out, case.truth))
-            scenes[case.stem] = entry
-            log.debug("%s/%s: %s", case.group, case.stem, entry)
+            model_threshold = result.prediction.threshold
+            no_roads = read_lines(case.truth).empty
+            scenes[case.stem] = _score(case, out, result.vectors.total_length_m, no_roads)
+            for threshold in thresholds:
+                if threshold == model_threshold:
+                    continue
+                other = Path(tmp) / f"{case.group}-{case.stem}-{threshold:g}.gpkg"
+                vectors = vectorize(result.prediction, other, threshold=threshold, overwrite=True)
+                extra.setdefault(float(threshold), {})[case.stem] = _score(
+                    case, other, vectors.total_length_m, no_roads
+                )
+            log.debug("%s/%s: %s", case.group, case.stem, scenes[case.stem])
+    summary: dict[str, Any] = {**_summarise(scenes, cases), "threshold": model_threshold}
+    if thresholds and model_threshold is not None:
+        summary["by_threshold"] = {
+            float(model_threshold): {**_summarise(scenes, cases), "scenes": scenes},
+            **{t: {**_summarise(s, cases), "scenes": s} for t, s in sorted(extra.items())},
+        }
+    return {"scenes": scenes, **summary}
+
+
+def best_threshold(result: dict[str, Any]) -> float | None:
+    """The threshold of :func:`score_scenes`' result with the highest mean APLS (the
+    model's own on a tie); ``None`` when no scene could be scored."""
+    options = result.get("by_threshold") or {
+        result.get("threshold"): {"mean_apls": result.get("mean_apls")}
+    }
+    scored = [(v["mean_apls"], t) for t, v in options.items() if v["mean_apls"] is not None]
+    if not scored or result.get("threshold") is None:
+        return None
+    own = result["threshold"]
+    best_apls = max(a for a, _ in scored)
+    # Prefer the model's threshold on a tie, then the threshold nearest to it.
+    return min((abs(t - own), t) for a, t in scored if a == best_apls)[1]
+
+
+def at_threshold(result: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """:func:`score_scenes`' result as if the model's threshold were ``threshold``."""
+    if threshold == result.get("threshold") or "by_threshold" not in result:
+        return result
+    chosen = result["by_threshold"][threshold]
+    return {**result, **chosen, "threshold": threshold}
+
+
+def _score(case: SceneCase, out: Path, length_m: float, no_roads: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"group": case.group, "pred_length_m": float(length_m)}
+    if no_roads:
+        entry["apls"] = None
+    else:
+        entry.update(evaluate_vector_files(out, case.truth))
+    return entry
+
+
+def _summarise(scenes: dict[str, dict[str, Any]], cases: Sequence[SceneCase]) -> dict[str, Any]:
     groups: dict[str, float] = {}
     for group in sorted({c.group for c in cases}):
         values = [
@@ -106,7 +159,6 @@ def score_scenes(
         if values:
             groups[group] = float(np.mean(values))
     return {
-        "scenes": scenes,
         "groups": groups,
         "mean_apls": float(np.mean(list(groups.values()))) if groups else None,
     }

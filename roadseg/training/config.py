@@ -45,6 +45,8 @@ class TrainConfig:
             optimiser and schedule start afresh).
         apls_weight: weight of the held-out scenes' mean APLS in the checkpoint
             selection score (the rest is the mean relaxed breakeven).
+        apls_thresholds: decision thresholds tried on the held-out scenes besides the
+            pixel-F1 one; the checkpoint keeps the one with the best mean APLS.
         cache_dir: folder for decoded, resampled training arrays (``None``: no cache).
         name: name written into the checkpoint metadata.
     """
@@ -75,6 +77,7 @@ class TrainConfig:
     grey: float = 0.0
     init: Path | None = None
     apls_weight: float = 0.5
+    apls_thresholds: tuple[float, ...] = (0.5, 0.65, 0.8)
     cache_dir: Path | None = None
     name: str | None = None
 
@@ -95,6 +98,11 @@ class TrainConfig:
         if not 0.0 <= self.apls_weight <= 1.0 or not 0.0 <= self.grey <= 1.0:
             raise InvalidParameterError(
                 f"apls_weight and grey must be between 0 and 1, got {self.apls_weight}, {self.grey}"
+            )
+        bad = [t for t in self.apls_thresholds if not 0.0 < t < 1.0]
+        if bad:
+            raise InvalidParameterError(
+                f"apls_thresholds={bad[0]}: thresholds must lie strictly between 0 and 1"
             )
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise InvalidParameterError(f"max_minutes must be > 0, got {self.max_minutes}")
@@ -123,4 +131,5 @@ class TrainConfig:
             "grey": self.grey,
             "init": None if self.init is None else Path(self.init).name,
             "apls_weight": self.apls_weight,
+            "apls_thresholds": list(self.apls_thresholds),
         }
