@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from synthetic_roads import write_road_scene
 
 from roadseg.cli.main import cli
 from roadseg.data import parse_source_spec
@@ -14,7 +15,6 @@ from roadseg.errors import InvalidParameterError
 from roadseg.evaluation.endtoend import SceneCase, at_threshold, best_threshold, score_scenes
 from roadseg.models import load
 from roadseg.training import TrainConfig, train
-from synthetic_roads import write_road_scene
 
 
 def _result(own: float, table: dict[float, float | None]) -> dict:
@@ -100,7 +100,9 @@ def test_bad_candidate_thresholds_are_refused(tmp_path: Path) -> None:
         TrainConfig(sources=(spec,), out_dir=tmp_path / "run", apls_thresholds=(0.5, 1.5))
     outcome = CliRunner().invoke(
         cli,
-        ["train", "--source", f"pairs:{tmp_path}", "--out", str(tmp_path / "r")]
-        + ["--apls-thresholds", "0.5,x"],
+        [
+            *("train", "--source", f"pairs:{tmp_path}", "--out", str(tmp_path / "r")),
+            *("--apls-thresholds", "0.5,x"),
+        ],
     )
     assert outcome.exit_code == 2 and "comma-separated" in outcome.output
