@@ -11,6 +11,10 @@ For every source of ``scripts/recipes/cpu-default.sources``:
 Usage:
     python benchmarks/heldout_eval.py --model resunet-lite [--data ../shared/data]
         [--out results.json] [--pictures DIR]
+    python benchmarks/heldout_eval.py --compare before.json after.json [--labels A B]
+
+``--compare`` prints the before/after tables of the model card (Markdown) from two
+``--out`` files, the better figure of each row in bold.
 """
 
 from __future__ import annotations
@@ -80,13 +84,58 @@ def small_jpegs(folder: Path, side: int = 640) -> list[Path]:
     return out
 
 
+SPACENET = ("vegas", "paris", "shanghai")
+
+
+def _row(label: str, values: list[float | None], higher_is_better: bool = True) -> str:
+    values = [None if v is None else round(v, 3) for v in values]
+    known = [v for v in values if v is not None]
+    best = (max(known) if higher_is_better else min(known)) if len(set(known)) > 1 else None
+    cells = []
+    for v in values:
+        text = "-" if v is None else f"{v:.3f}"
+        cells.append(f"**{text}**" if v is not None and v == best else text)
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def compare_tables(results: list[dict], labels: list[str]) -> str:
+    """The breakeven and APLS tables of several ``evaluate`` results, in Markdown."""
+    head = "| held-out set | " + " | ".join(labels) + " |"
+    rule = "| --- |" + " ---: |" * len(labels)
+    lines = [head, rule]
+    for key in results[0]["relaxed_breakeven"]:
+        lines.append(_row(key, [r["relaxed_breakeven"].get(key) for r in results]))
+    lines += ["", head.replace("held-out set", "APLS of `roadseg run`"), rule]
+    for stem, scene in results[0]["scenes"].items():
+        if scene["apls"] is not None:
+            lines.append(
+                _row(f"{scene['group']} {stem}", [r["scenes"][stem]["apls"] for r in results])
+            )
+    for key in results[0]["apls"]:
+        lines.append(_row(f"**{key}** (mean)", [r["apls"].get(key) for r in results]))
+    means = [sum(r["apls"][c] for c in SPACENET) / len(SPACENET) for r in results]
+    lines.append(_row("**SpaceNet mean of the three cities**", means))
+    for stem, scene in results[0]["scenes"].items():
+        if scene["apls"] is None:
+            lengths = [round(r["scenes"][stem]["pred_length_m"]) for r in results]
+            cells = " | ".join(f"{v} m" for v in lengths)
+            lines.append(f"| {scene['group']} {stem} (no roads): road invented | {cells} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resunet-lite")
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     parser.add_argument("--pictures", type=Path, default=None, help="keep GeoPackages and PNGs")
+    parser.add_argument("--compare", type=Path, nargs="+", help="print tables of --out files")
+    parser.add_argument("--labels", nargs="+", help="column names for --compare")
     args = parser.parse_args()
+    if args.compare:
+        results = [json.loads(p.read_text()) for p in args.compare]
+        print(compare_tables(results, args.labels or [p.stem for p in args.compare]))
+        return
     result = evaluate(args.model, args.data.resolve(), args.pictures)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
@@ -98,7 +147,7 @@ def main() -> None:
         + ", ".join(f"{k} {v:.3f}" for k, v in result["relaxed_breakeven"].items())
     )
     print("APLS: " + ", ".join(f"{k} {v:.3f}" for k, v in result["apls"].items()))
-    spacenet = [v for k, v in result["apls"].items() if k in ("vegas", "paris", "shanghai")]
+    spacenet = [v for k, v in result["apls"].items() if k in SPACENET]
     if spacenet:
         print(f"SpaceNet mean APLS (vegas, paris, shanghai): {sum(spacenet) / len(spacenet):.3f}")
     for stem, scene in result["scenes"].items():
