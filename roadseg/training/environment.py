@@ -60,4 +60,5 @@ def hardware(device: torch.device) -> str:
     """The device a run trains on, in words, for the training record."""
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA)"
-    return f"CPU {_cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    threads = torch.get_num_threads()
+    return f"CPU {_cpu_name()}, {os.cpu_count()} cores, {threads} torch thread{'s' * (threads > 1)}"
