@@ -10,7 +10,7 @@ For every source of ``scripts/recipes/cpu-default.sources``:
 
 Usage:
     python benchmarks/heldout_eval.py --model resunet-lite [--data ../shared/data]
-        [--out results.json] [--pictures DIR]
+        [--out results.json] [--pictures DIR] [--tta]
     python benchmarks/heldout_eval.py --compare before.json after.json [--labels A B]
 
 ``--compare`` prints the before/after tables of the model card (Markdown) from two
@@ -41,7 +41,7 @@ def recipe_sources(data: Path) -> list:
     ]
 
 
-def evaluate(model: str, data: Path, pictures: Path | None) -> dict:
+def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -> dict:
     net, meta = load(model)
     images, cases = [], []
     for spec in recipe_sources(data):
@@ -54,11 +54,14 @@ def evaluate(model: str, data: Path, pictures: Path | None) -> dict:
         if spec.kind == "scenes":
             cases.extend(SceneCase.of(i) for i in held_out)
     started = time.perf_counter()
-    _, pixel = summarise(evaluate_images(net, images), meta.threshold)
-    end_to_end = score_scenes(model, cases, keep_dir=pictures, previews=pictures is not None)
+    _, pixel = summarise(evaluate_images(net, images, tta=tta), meta.threshold)
+    end_to_end = score_scenes(
+        model, cases, keep_dir=pictures, previews=pictures is not None, tta=tta
+    )
     return {
         "model": meta.name or model,
         "threshold": meta.threshold,
+        "tta": tta,
         "relaxed_breakeven": {
             k: round(v["relaxed_breakeven"], 4) for k, v in pixel["per_dataset"].items()
         },
@@ -129,6 +132,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     parser.add_argument("--pictures", type=Path, default=None, help="keep GeoPackages and PNGs")
+    parser.add_argument("--tta", action="store_true", help="predict as roadseg run --tta")
     parser.add_argument("--compare", type=Path, nargs="+", help="print tables of --out files")
     parser.add_argument("--labels", nargs="+", help="column names for --compare")
     args = parser.parse_args()
@@ -136,7 +140,7 @@ def main() -> None:
         results = [json.loads(p.read_text()) for p in args.compare]
         print(compare_tables(results, args.labels or [p.stem for p in args.compare]))
         return
-    result = evaluate(args.model, args.data.resolve(), args.pictures)
+    result = evaluate(args.model, args.data.resolve(), args.pictures, args.tta)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
     if args.pictures:

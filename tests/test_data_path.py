@@ -12,6 +12,7 @@ from synthetic_roads import write_road_scene
 
 from roadseg.data import CropSampler, load_source, parse_source_spec
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
+from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.evaluation.runner import evaluate_images
 from roadseg.inference.blocks import BlockJob, prepare_scene, read_block
 from roadseg.inference.grid_predict import predict_grid
@@ -128,3 +129,27 @@ def test_end_to_end_scores_runs_and_apls(tmp_path: Path, tiny_model: Path) -> No
     apls = result["scenes"]["img5"]["apls"]
     assert 0.0 <= apls <= 1.0 and result["groups"]["city"] == pytest.approx(apls)
     assert (tmp_path / "out" / "city-img5.gpkg").is_file()
+
+
+def test_validation_with_tta_predicts_as_roadseg_run_tta(tmp_path: Path) -> None:
+    """``tta=True`` scores the mean of the four flips, as ``roadseg run --tta`` runs."""
+    scene, _ = write_road_scene(tmp_path / "scenes")
+    spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1,val=*")
+    _, (image,) = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
+    torch.manual_seed(0)
+    model = build("resunet", in_channels=3, num_classes=1, base_channels=4).eval()
+
+    def counts(tta: bool) -> np.ndarray:
+        prob, valid = predict_grid(
+            image.scene,
+            lambda tiles: run_model(model, torch.device("cpu"), tiles, 1, tta=tta),
+            align=model.output_stride,
+        )
+        acc = PixelAccumulator()
+        acc.update(prob, image.label, valid)
+        return acc.pred_all
+
+    with_tta = evaluate_images(model, [image], tta=True)[spec.name].pred_all
+    np.testing.assert_array_equal(with_tta, counts(tta=True))
+    # An untrained network is not flip-invariant, so the flips change the prediction.
+    assert not np.array_equal(with_tta, counts(tta=False))

@@ -56,6 +56,7 @@ def score_scenes(
     previews: bool = False,
     engine: str = "auto",
     thresholds: Sequence[float] = (),
+    tta: bool = False,
 ) -> dict[str, Any]:
     """Run ``model`` on every case and score the networks.
 
@@ -68,6 +69,7 @@ def score_scenes(
         engine: inference engine, as for ``roadseg run``.
         thresholds: more decision thresholds to score besides the model's: each
             scene's probabilities are computed once and vectorised at every one.
+        tta: run as ``roadseg run --tta`` (the mean over the four flips of each tile).
 
     Returns:
         ``{"scenes": {stem: {...}}, "groups": {group: mean APLS}, "mean_apls": ...,
@@ -92,7 +94,7 @@ def score_scenes(
                 case.scene,
                 out,
                 prob_out=Path(tmp) / f"{case.group}-{case.stem}-prob.tif",
-                inference=InferenceOptions(model=model, device=device, engine=engine),
+                inference=InferenceOptions(model=model, device=device, engine=engine, tta=tta),
                 overwrite=True,
                 preview=preview,
             )

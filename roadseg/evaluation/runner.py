@@ -53,15 +53,17 @@ def evaluate_images(
     images: Sequence[LabelledImage],
     device: torch.device | str = "cpu",
     slack: int = 3,
+    tta: bool = False,
 ) -> dict[str, PixelAccumulator]:
-    """Pixel accumulators per dataset, each image predicted as ``roadseg run`` would."""
+    """Pixel accumulators per dataset, each image predicted as ``roadseg run`` would
+    (``tta``: as ``roadseg run --tta`` would, the mean over the four flips)."""
     device = torch.device(device)
     model.eval()
     accumulators: dict[str, PixelAccumulator] = {}
     for image in images:
         prob, valid = predict_grid(
             image.scene,
-            lambda tiles: run_model(model, device, tiles, batch_size=1),
+            lambda tiles: run_model(model, device, tiles, batch_size=1, tta=tta),
             align=model.output_stride,
         )
         acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=slack))
