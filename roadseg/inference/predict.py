@@ -65,7 +65,8 @@ class PredictionResult:
         engine: what ran the model (``torch``, ``onnx``, or as asked of a cluster).
         stages: seconds spent in each stage: ``prepare`` (checks and statistics),
             ``load`` (model load or ONNX export), ``write`` (cells to the GeoTIFF),
-            ``cog`` (the COG conversion), and, summed over blocks when run locally,
+            ``cog`` (the COG conversion; a rename for the temporary probabilities of
+            ``run --out``), and, summed over blocks when run locally,
             ``read``, ``infer`` and ``blend`` (two blocks overlap, so these may add up
             to more than the wall-clock time).
     """
@@ -301,7 +302,12 @@ def _predict(
                 # the engine's arena would sit on top of theirs.
                 release_engines()
             tick = time.perf_counter()
-            write_cog(raw, final_tmp)
+            if is_temporary(target):
+                # Only the vector stage reads these: compression and overviews would
+                # be work for nobody (a tenth of 'run --out' on a 4096² scene).
+                os.replace(raw, final_tmp)
+            else:
+                write_cog(raw, final_tmp)
             stages["cog"] = time.perf_counter() - tick
         finally:
             remove_quietly([raw])

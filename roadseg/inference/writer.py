@@ -140,5 +140,7 @@ def write_cog(source: str | os.PathLike[str], target: str | os.PathLike[str]) ->
         OVERVIEWS="AUTO",
         OVERVIEW_RESAMPLING="AVERAGE",
         BIGTIFF="IF_SAFER",
-        NUM_THREADS="1",  # more threads compress faster but each holds its own buffers
+        # Two threads: the same bytes in half the time (0.29 against 0.55 s for 21 Mpx),
+        # for about 24 MB more at the peak of the conversion; more add buffers per thread.
+        NUM_THREADS="2",
     )
