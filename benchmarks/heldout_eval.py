@@ -6,7 +6,10 @@ For every source of ``scripts/recipes/cpu-default.sources``:
   scored by relaxed breakeven (3 px slack), per dataset;
 * the held-out SpaceNet scenes are run end to end (``roadseg run`` to a GeoPackage)
   and scored by APLS against their road lines, per city; a chip without roads
-  (Shanghai img1890) reports the length of road the model invents there.
+  (Shanghai img1890) reports the length of road the model invents there;
+* the *PAN twins*, the same held-out chips in their panchromatic band (the recipe's
+  ``exclude=``: never trained on, and never used to choose a checkpoint), are run
+  end to end too: a check that no checkpoint was selected on.
 
 Usage:
     python benchmarks/heldout_eval.py --model resunet-lite [--data ../shared/data]
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from roadseg.data import load_source, parse_source_spec
@@ -43,8 +47,16 @@ def recipe_sources(data: Path) -> list:
 
 def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -> dict:
     net, meta = load(model)
-    images, cases = [], []
+    images, cases, twins = [], [], []
     for spec in recipe_sources(data):
+        if spec.kind == "scenes" and spec.exclude and not spec.val:
+            twin = replace(
+                spec, val=spec.exclude, exclude=(), name=f"{spec.name.removesuffix('-train')}-twins"
+            )
+            _, held_out = load_source(
+                twin, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=True
+            )
+            twins.extend(SceneCase.of(i) for i in held_out)
         if not spec.val:
             continue
         _, held_out = load_source(
@@ -58,6 +70,7 @@ def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -
     end_to_end = score_scenes(
         model, cases, keep_dir=pictures, previews=pictures is not None, tta=tta
     )
+    twin_result = score_scenes(model, twins, tta=tta) if twins else None
     return {
         "model": meta.name or model,
         "threshold": meta.threshold,
@@ -68,6 +81,13 @@ def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -
         "apls": {k: round(v, 4) for k, v in end_to_end["groups"].items()},
         "mean_apls": end_to_end["mean_apls"],
         "scenes": end_to_end["scenes"],
+        "pan_twins": None
+        if twin_result is None
+        else {
+            "apls": {k: round(v, 4) for k, v in twin_result["groups"].items()},
+            "mean_apls": twin_result["mean_apls"],
+            "scenes": twin_result["scenes"],
+        },
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -118,6 +138,12 @@ def compare_tables(results: list[dict], labels: list[str]) -> str:
         lines.append(_row(f"**{key}** (mean)", [r["apls"].get(key) for r in results]))
     means = [sum(r["apls"][c] for c in SPACENET) / len(SPACENET) for r in results]
     lines.append(_row("**SpaceNet mean of the three cities**", means))
+    if all(r.get("pan_twins") for r in results):
+        for key in results[0]["pan_twins"]["apls"]:
+            values = [r["pan_twins"]["apls"].get(key) for r in results]
+            lines.append(_row(f"{key} (PAN twins, never selected on)", values))
+        means = [r["pan_twins"]["mean_apls"] for r in results]
+        lines.append(_row("**PAN twins mean**", means))
     for stem, scene in results[0]["scenes"].items():
         if scene["apls"] is None:
             lengths = [round(r["scenes"][stem]["pred_length_m"]) for r in results]
@@ -158,6 +184,13 @@ def main() -> None:
         apls = "-" if scene["apls"] is None else f"{scene['apls']:.3f}"
         print(
             f"  {scene['group']:<10} {stem:<16} APLS {apls:>6}  road {scene['pred_length_m']:.0f} m"
+        )
+    if result["pan_twins"]:
+        twins = result["pan_twins"]
+        print(
+            "PAN twins APLS (never selected on): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in twins["apls"].items())
+            + f"; mean {twins['mean_apls']:.3f}"
         )
 
 
