@@ -117,6 +117,14 @@ def _thresholds(value: str) -> tuple[float, ...]:
     help="Share of training crops turned to grey, so one-band scenes work.",
 )
 @click.option(
+    "--hard-negatives",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of training crops centred on a false positive of the starting weights "
+    "(--init or --resume), mined once before the first step.",
+)
+@click.option(
     "--apls-weight",
     default=0.5,
     show_default=True,
@@ -163,6 +171,7 @@ def train(
     resume: Path | None,
     init: str | None,
     grey: float,
+    hard_negatives: float,
     apls_weight: float,
     apls_thresholds: tuple[float, ...],
     cache_dir: Path | None,
@@ -202,6 +211,7 @@ def train(
         name=name,
         init=None if init is None else Path(init),
         grey=grey,
+        hard_negatives=hard_negatives,
         apls_weight=apls_weight,
         apls_thresholds=apls_thresholds,
         cache_dir=cache_dir,

@@ -6,7 +6,9 @@ Each crop is scale-jittered (resampled by a random factor), flipped, rotated by 
 multiple of 90 degrees and colour-jittered (per-band gain and offset, global
 contrast), after the per-image normalisation. A share of the crops is turned to grey
 (the mean of the bands, in every band), so that the model also works on one-band
-scenes, whose single band ``roadseg run`` repeats for each input.
+scenes, whose single band ``roadseg run`` repeats for each input. With ``hard`` points
+(an image's hard negatives, e.g. the starting model's false positives), a share
+``hard_share`` of the crops of a source is centred on one of them instead.
 
 The crop's model input is :meth:`~roadseg.data.labelled.LabelledImage.model_input`:
 before augmentation it is exactly what ``roadseg run`` feeds the model there.
@@ -49,6 +51,10 @@ class CropSampler:
         scale_jitter: resampling factor drawn log-uniformly in ``[1/(1+s), 1+s]``.
         colour_jitter: strength of the gain/offset/contrast jitter (0 disables it).
         grey: share of crops turned to grey.
+        hard: per group, per image, ``(n, 2)`` (row, column) points to centre crops on,
+            or ``None``; ``None`` for none at all.
+        hard_share: share of a group's crops centred on a hard point (of the group's
+            images that have some, in proportion to their points).
     """
 
     def __init__(
@@ -61,7 +67,11 @@ class CropSampler:
         scale_jitter: float = 0.25,
         colour_jitter: float = 0.1,
         grey: float = 0.0,
+        hard: Sequence[Sequence[np.ndarray | None]] | None = None,
+        hard_share: float = 0.0,
     ) -> None:
+        self._group_sizes = [len(g) for g in groups]
+        self.set_hard(hard, hard_share)
         kept = [(list(g), w) for g, w in zip(groups, weights, strict=True) if g]
         if not kept:
             raise InvalidParameterError("no training images: every source is empty or held out")
@@ -81,6 +91,21 @@ class CropSampler:
         self.grey = grey
         self.rng = np.random.default_rng(seed)
 
+    def set_hard(
+        self, hard: Sequence[Sequence[np.ndarray | None]] | None, hard_share: float
+    ) -> None:
+        """Set the hard points (per group, per image, as given to the constructor)."""
+        if hard is not None and [len(h) for h in hard] != self._group_sizes:
+            raise InvalidParameterError(
+                f"hard points for groups of {[len(h) for h in hard]} images, but the "
+                f"groups hold {self._group_sizes}: give them per group and per image"
+            )
+        if not 0.0 <= hard_share <= 1.0:
+            raise InvalidParameterError(f"hard_share must be between 0 and 1, got {hard_share}")
+        points = hard if hard is not None else [[None] * n for n in self._group_sizes]
+        self.hard = [list(h) for n, h in zip(self._group_sizes, points, strict=True) if n]
+        self.hard_share = hard_share
+
     def state(self) -> dict[str, object]:
         """The generator state, JSON-ready (for resuming)."""
         return self.rng.bit_generator.state  # type: ignore[return-value]
@@ -97,24 +122,42 @@ class CropSampler:
             valid=torch.stack([c[2] for c in crops]),
         )
 
+    def _hard_pick(self, g: int) -> tuple[int, np.ndarray] | None:
+        """An image of group ``g`` and one of its hard points, for a share of crops."""
+        # No draw at all without hard points: the batches stay those of earlier versions.
+        counts = np.array([0 if p is None else len(p) for p in self.hard[g]], float)
+        if self.hard_share <= 0 or counts.sum() == 0 or self.rng.random() >= self.hard_share:
+            return None
+        i = int(self.rng.choice(len(counts), p=counts / counts.sum()))
+        points = self.hard[g][i]
+        assert points is not None
+        return i, points[int(self.rng.integers(0, len(points)))]
+
     def _sample(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = self.rng
         g = int(rng.choice(len(self.groups), p=self.group_p))
-        image = self.groups[g][int(rng.choice(len(self.groups[g]), p=self.image_p[g]))]
+        hard = self._hard_pick(g)
+        if hard is None:
+            image = self.groups[g][int(rng.choice(len(self.groups[g]), p=self.image_p[g]))]
+        else:
+            image = self.groups[g][hard[0]]
         scale = float(np.exp(rng.uniform(-1, 1) * np.log1p(self.scale_jitter)))
         side = max(8, round(self.crop * scale))
         height, width = image.shape
-        best = None
-        for _ in range(MAX_TRIES):
-            top = int(rng.integers(0, max(1, height - side + 1)))
-            left = int(rng.integers(0, max(1, width - side + 1)))
-            share = float(image.valid[top : top + side, left : left + side].mean())
-            if best is None or share > best[0]:
-                best = (share, top, left)
-            if share >= self.min_valid:
-                break
-        assert best is not None
-        _, top, left = best
+        if hard is not None:
+            top, left = crop_origin(hard[1], side, (height, width), rng)
+        else:
+            best = None
+            for _ in range(MAX_TRIES):
+                top = int(rng.integers(0, max(1, height - side + 1)))
+                left = int(rng.integers(0, max(1, width - side + 1)))
+                share = float(image.valid[top : top + side, left : left + side].mean())
+                if best is None or share > best[0]:
+                    best = (share, top, left)
+                if share >= self.min_valid:
+                    break
+            assert best is not None
+            _, top, left = best
         window = (slice(top, top + side), slice(left, left + side))
         x = torch.from_numpy(image.model_input(*window))
         y = torch.from_numpy(image.label[window].astype(np.float32))[None]
@@ -137,6 +180,20 @@ class CropSampler:
         if self.grey > 0 and rng.random() < self.grey:
             x = x.mean(dim=0, keepdim=True).expand_as(x)
         return x.contiguous(), y.contiguous(), v.contiguous()
+
+
+def crop_origin(
+    point: np.ndarray, side: int, shape: tuple[int, int], rng: np.random.Generator
+) -> tuple[int, int]:
+    """Top-left corner of a ``side`` crop of an image of ``shape`` that holds ``point``
+    (row, column), placed at random around it (the point is not always the centre, so
+    the network does not learn where mistakes sit in a crop)."""
+    out = []
+    for coordinate, size in zip((int(point[0]), int(point[1])), shape, strict=True):
+        low = max(0, coordinate - side + 1)
+        high = min(coordinate, max(0, size - side))
+        out.append(int(rng.integers(low, high + 1)) if high >= low else max(0, size - side))
+    return out[0], out[1]
 
 
 def _flip_rotate(rng: np.random.Generator, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -41,6 +41,8 @@ class TrainConfig:
         scale_jitter: crops are resampled by a factor in ``[1/(1+s), 1+s]``.
         colour_jitter: strength of the per-band gain/offset and contrast jitter.
         grey: share of crops turned to grey (for one-band scenes).
+        hard_negatives: share of crops centred on a false positive of the starting
+            weights (``init`` or ``resume``; mined once before the first step; 0: off).
         init: checkpoint whose weights the run starts from (a warm start; the
             optimiser and schedule start afresh).
         apls_weight: weight of the held-out scenes' mean APLS in the checkpoint
@@ -75,6 +77,7 @@ class TrainConfig:
     scale_jitter: float = 0.25
     colour_jitter: float = 0.1
     grey: float = 0.0
+    hard_negatives: float = 0.0
     init: Path | None = None
     apls_weight: float = 0.5
     apls_thresholds: tuple[float, ...] = (0.5, 0.65, 0.8)
@@ -98,6 +101,10 @@ class TrainConfig:
         if not 0.0 <= self.apls_weight <= 1.0 or not 0.0 <= self.grey <= 1.0:
             raise InvalidParameterError(
                 f"apls_weight and grey must be between 0 and 1, got {self.apls_weight}, {self.grey}"
+            )
+        if not 0.0 <= self.hard_negatives <= 1.0:
+            raise InvalidParameterError(
+                f"hard_negatives={self.hard_negatives}: give a share between 0 and 1"
             )
         bad = [t for t in self.apls_thresholds if not 0.0 < t < 1.0]
         if bad:
@@ -129,6 +136,7 @@ class TrainConfig:
             "scale_jitter": self.scale_jitter,
             "colour_jitter": self.colour_jitter,
             "grey": self.grey,
+            "hard_negatives": self.hard_negatives,
             "init": None if self.init is None else Path(self.init).name,
             "apls_weight": self.apls_weight,
             "apls_thresholds": list(self.apls_thresholds),

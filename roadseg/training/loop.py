@@ -50,6 +50,7 @@ from roadseg.training.environment import (
     lr_factor,
     seed_everything,
 )
+from roadseg.training.hard_negatives import mine_hard_negatives
 from roadseg.training.loss import bce_dice_loss, soft_cldice_loss
 from roadseg.training.plot import plot_learning_curve
 from roadseg.training.state import load_training_state, save_training_state
@@ -82,6 +83,7 @@ class TrainingData:
     val_images: list[LabelledImage]
     val_scenes: list[SceneCase]
     split: dict[str, dict[str, list[str]]]
+    groups: list[list[LabelledImage]]
 
 
 def load_training_data(config: TrainConfig) -> TrainingData:
@@ -114,7 +116,7 @@ def load_training_data(config: TrainConfig) -> TrainingData:
         }
         for spec, g in zip(config.sources, groups, strict=True)
     }
-    return TrainingData(sampler, val_images, val_scenes, split)
+    return TrainingData(sampler, val_images, val_scenes, split, groups)
 
 
 def _build_model(
@@ -179,6 +181,14 @@ def train(
     device = resolve_device(config.device)
     data = load_training_data(config)
     model, arch_kwargs = _build_model(config, device, resume)
+    if config.hard_negatives > 0:
+        if resume is None and config.init is None:
+            raise InvalidParameterError(
+                f"hard_negatives={config.hard_negatives}: the false positives are the "
+                "starting weights'; give init= (or resume=) as well"
+            )
+        mined = mine_hard_negatives(model, data.groups, device, seed=config.seed)
+        data.sampler.set_hard(mined, config.hard_negatives)
     # Channels-last convolutions train 1.2-1.4x faster on a 2-core AVX2 CPU
     # (benchmarks/bench_train_step.py: 1.45 against 1.03-1.22 steps/s) and suit GPUs.
     if channels_last_trains(model, device):
