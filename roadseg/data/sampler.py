@@ -105,6 +105,11 @@ class CropSampler:
         points = hard if hard is not None else [[None] * n for n in self._group_sizes]
         self.hard = [list(h) for n, h in zip(self._group_sizes, points, strict=True) if n]
         self.hard_share = hard_share
+        # Per group: the chance of each image for a hard crop (its share of the points).
+        self._hard_p: list[np.ndarray | None] = []
+        for group in self.hard:
+            counts = np.array([0 if p is None else len(p) for p in group], float)
+            self._hard_p.append(counts / counts.sum() if counts.sum() else None)
 
     def state(self) -> dict[str, object]:
         """The generator state, JSON-ready (for resuming)."""
@@ -125,10 +130,10 @@ class CropSampler:
     def _hard_pick(self, g: int) -> tuple[int, np.ndarray] | None:
         """An image of group ``g`` and one of its hard points, for a share of crops."""
         # No draw at all without hard points: the batches stay those of earlier versions.
-        counts = np.array([0 if p is None else len(p) for p in self.hard[g]], float)
-        if self.hard_share <= 0 or counts.sum() == 0 or self.rng.random() >= self.hard_share:
+        chances = self._hard_p[g]
+        if self.hard_share <= 0 or chances is None or self.rng.random() >= self.hard_share:
             return None
-        i = int(self.rng.choice(len(counts), p=counts / counts.sum()))
+        i = int(self.rng.choice(len(chances), p=chances))
         points = self.hard[g][i]
         assert points is not None
         return i, points[int(self.rng.integers(0, len(points)))]

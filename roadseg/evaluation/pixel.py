@@ -28,6 +28,12 @@ def _disk(radius: int) -> np.ndarray:
     return (yy * yy + xx * xx) <= radius * radius
 
 
+def near(mask: np.ndarray, slack: int) -> np.ndarray:
+    """Pixels within ``slack`` pixels (a disk) of ``mask``: the relaxed metrics' "near"."""
+    mask = np.asarray(mask).astype(bool)
+    return ndimage.binary_dilation(mask, structure=_disk(slack)) if slack else mask
+
+
 def _levels(prob: np.ndarray) -> np.ndarray:
     return np.clip(
         np.rint(np.asarray(prob, dtype=np.float32) * (LEVELS - 1)), 0, LEVELS - 1
@@ -65,7 +71,7 @@ class PixelAccumulator:
         valid = np.ones(truth.shape, bool) if valid is None else np.asarray(valid).astype(bool)
         levels = _levels(prob)
         footprint = _disk(self.slack)
-        near_truth = ndimage.binary_dilation(truth, structure=footprint) if self.slack else truth
+        near_truth = near(truth, self.slack)
         nearby_max = ndimage.maximum_filter(levels, footprint=footprint) if self.slack else levels
         truth_valid = truth & valid
         self.pred_all += np.bincount(levels[valid], minlength=LEVELS)

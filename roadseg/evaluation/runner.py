@@ -48,6 +48,21 @@ def is_vector_file(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in VECTOR_SUFFIXES
 
 
+def predict_image(
+    model: SegmentationModel,
+    image: LabelledImage,
+    device: torch.device,
+    tta: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and valid mask of ``image`` on its grid, predicted as ``roadseg run``
+    would (its tiles and blend; ``tta``: as ``roadseg run --tta``)."""
+    return predict_grid(
+        image.scene,
+        lambda tiles: run_model(model, device, tiles, batch_size=1, tta=tta),
+        align=model.output_stride,
+    )
+
+
 def evaluate_images(
     model: SegmentationModel,
     images: Sequence[LabelledImage],
@@ -61,11 +76,7 @@ def evaluate_images(
     model.eval()
     accumulators: dict[str, PixelAccumulator] = {}
     for image in images:
-        prob, valid = predict_grid(
-            image.scene,
-            lambda tiles: run_model(model, device, tiles, batch_size=1, tta=tta),
-            align=model.output_stride,
-        )
+        prob, valid = predict_image(model, image, device, tta)
         acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=slack))
         acc.update(prob, image.label, valid)
     return accumulators

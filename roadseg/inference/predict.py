@@ -273,10 +273,9 @@ def _predict(
     }
     # A temporary target (the probabilities of 'run --out' alone) is written directly:
     # it is already a temporary name, and is never published.
+    temporary = is_temporary(target)
     publishing = (
-        contextlib.nullcontext(target)
-        if is_temporary(target)
-        else atomic_output(target, overwrite=overwrite)
+        contextlib.nullcontext(target) if temporary else atomic_output(target, overwrite=overwrite)
     )
     with publishing as final_tmp:
         raw = temporary_sibling(target, role="raw")
@@ -302,7 +301,7 @@ def _predict(
                 # the engine's arena would sit on top of theirs.
                 release_engines()
             tick = time.perf_counter()
-            if is_temporary(target):
+            if temporary:
                 # Only the vector stage reads these: compression and overviews would
                 # be work for nobody (a tenth of 'run --out' on a 4096² scene).
                 os.replace(raw, final_tmp)
@@ -312,7 +311,7 @@ def _predict(
         finally:
             remove_quietly([raw])
     seconds = time.perf_counter() - started
-    if is_temporary(target):  # the probabilities of 'run --out' alone: not an output
+    if temporary:  # the probabilities of 'run --out' alone: not an output
         log.info("%s: probabilities computed in %.1f s", final_name(target), seconds)
     else:
         log.info("wrote %s in %.1f s", target, seconds)

@@ -14,11 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 from roadseg.data import LabelledImage
-from roadseg.inference.grid_predict import predict_grid
-from roadseg.inference.predictor import run_model
+from roadseg.evaluation.pixel import near
+from roadseg.evaluation.runner import predict_image
 from roadseg.log import get_logger
 from roadseg.models.base import SegmentationModel
 
@@ -28,11 +27,9 @@ log = get_logger(__name__)
 def false_positives(
     prob: np.ndarray, label: np.ndarray, valid: np.ndarray, threshold: float, slack: int
 ) -> np.ndarray:
-    """``(height, width)`` bool: predicted road, valid, and over ``slack`` px from a road."""
-    near_road = label.astype(bool)
-    if slack > 0:
-        near_road = ndimage.binary_dilation(near_road, iterations=slack)
-    return (prob >= threshold) & valid & ~near_road
+    """``(height, width)`` bool: predicted road, valid, and over ``slack`` px from a road
+    (the distance of the relaxed metrics)."""
+    return (prob >= threshold) & valid & ~near(label, slack)
 
 
 def mine_hard_negatives(
@@ -66,11 +63,7 @@ def mine_hard_negatives(
         points_of_group: list[np.ndarray | None] = []
         found = 0
         for image in group:
-            prob, valid = predict_grid(
-                image.scene,
-                lambda tiles: run_model(model, device, tiles, batch_size=1),
-                align=model.output_stride,
-            )
+            prob, valid = predict_image(model, image, device)
             points = np.argwhere(false_positives(prob, image.label, valid, threshold, slack))
             found += len(points)
             if len(points) > max_points:
