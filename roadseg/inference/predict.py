@@ -65,8 +65,7 @@ class PredictionResult:
         engine: what ran the model (``torch``, ``onnx``, or as asked of a cluster).
         stages: seconds spent in each stage: ``prepare`` (checks and statistics),
             ``load`` (model load or ONNX export), ``write`` (cells to the GeoTIFF),
-            ``cog`` (the COG conversion; a rename for the temporary probabilities of
-            ``run --out``), and, summed over blocks when run locally,
+            ``cog`` (the COG conversion), and, summed over blocks when run locally,
             ``read``, ``infer`` and ``blend`` (two blocks overlap, so these may add up
             to more than the wall-clock time).
     """
@@ -273,9 +272,10 @@ def _predict(
     }
     # A temporary target (the probabilities of 'run --out' alone) is written directly:
     # it is already a temporary name, and is never published.
-    temporary = is_temporary(target)
     publishing = (
-        contextlib.nullcontext(target) if temporary else atomic_output(target, overwrite=overwrite)
+        contextlib.nullcontext(target)
+        if is_temporary(target)
+        else atomic_output(target, overwrite=overwrite)
     )
     with publishing as final_tmp:
         raw = temporary_sibling(target, role="raw")
@@ -301,17 +301,12 @@ def _predict(
                 # the engine's arena would sit on top of theirs.
                 release_engines()
             tick = time.perf_counter()
-            if temporary:
-                # Only the vector stage reads these: compression and overviews would
-                # be work for nobody (a tenth of 'run --out' on a 4096² scene).
-                os.replace(raw, final_tmp)
-            else:
-                write_cog(raw, final_tmp)
+            write_cog(raw, final_tmp)
             stages["cog"] = time.perf_counter() - tick
         finally:
             remove_quietly([raw])
     seconds = time.perf_counter() - started
-    if temporary:  # the probabilities of 'run --out' alone: not an output
+    if is_temporary(target):  # the probabilities of 'run --out' alone: not an output
         log.info("%s: probabilities computed in %.1f s", final_name(target), seconds)
     else:
         log.info("wrote %s in %.1f s", target, seconds)

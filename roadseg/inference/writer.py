@@ -140,7 +140,7 @@ def write_cog(source: str | os.PathLike[str], target: str | os.PathLike[str]) ->
         OVERVIEWS="AUTO",
         OVERVIEW_RESAMPLING="AVERAGE",
         BIGTIFF="IF_SAFER",
-        # Two threads: the same bytes in half the time (0.29 against 0.55 s for 21 Mpx),
-        # for about 24 MB more at the peak of the conversion; more add buffers per thread.
-        NUM_THREADS="2",
+        # One thread: two give the same bytes in half the time (0.31 against 0.59 s for
+        # Swellendam's 21 Mpx) but raised the run's peak by 50 MB (bench_scenes.py).
+        NUM_THREADS="1",
     )
