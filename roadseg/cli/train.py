@@ -107,7 +107,8 @@ def _thresholds(value: str) -> tuple[float, ...]:
     type=str,
     default=None,
     help="Start from the weights of this checkpoint or shipped model (a warm start: the "
-    "optimiser and schedule start afresh).",
+    "optimiser and schedule start afresh). A narrower resunet is widened to "
+    "--base-channels, computing the same function at the start.",
 )
 @click.option(
     "--grey",

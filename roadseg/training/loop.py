@@ -43,6 +43,7 @@ from roadseg.inference.predictor import clear_model_cache
 from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, build, load, save_checkpoint
 from roadseg.models.base import SegmentationModel
+from roadseg.models.widen import widen_resunet
 from roadseg.training.config import TrainConfig
 from roadseg.training.environment import (
     channels_last_trains,
@@ -131,6 +132,15 @@ def _build_model(
     if start is None:
         return build(config.architecture, **arch_kwargs).to(device), arch_kwargs
     model, old_meta = load(start, device)
+    if resume is None and _widens(old_meta, config.architecture, arch_kwargs):
+        log.info(
+            "starting from the weights of %s, widened from %d to %d base channels",
+            start,
+            old_meta.arch_kwargs["base_channels"],
+            config.base_channels,
+        )
+        wide = widen_resunet(model.cpu(), config.base_channels, seed=config.seed)
+        return wide.to(device), arch_kwargs
     if old_meta.arch_kwargs != arch_kwargs or old_meta.architecture != config.architecture:
         raise InvalidParameterError(
             f"{start}: holds {old_meta.architecture} {old_meta.arch_kwargs}, but this run "
@@ -139,6 +149,17 @@ def _build_model(
     if resume is None:
         log.info("starting from the weights of %s", start)
     return model, arch_kwargs
+
+
+def _widens(old: ModelMetadata, architecture: str, arch_kwargs: dict[str, Any]) -> bool:
+    """Whether a warm start is a narrower ResUNet of this run's kind, to be widened
+    (``roadseg.models.widen``; the other architectures start at their own width)."""
+    others = {k: v for k, v in arch_kwargs.items() if k != "base_channels"}
+    return (
+        architecture == old.architecture == "resunet"
+        and {k: v for k, v in old.arch_kwargs.items() if k != "base_channels"} == others
+        and int(old.arch_kwargs.get("base_channels", 0)) < int(arch_kwargs["base_channels"])
+    )
 
 
 def selection_score(
