@@ -60,17 +60,12 @@ def widen_resunet(
     concat = {levels[3] + levels[2]: (levels[3], levels[2])}
     concat[levels[2] + levels[1]] = (levels[2], levels[1])
     concat[levels[1] + levels[0]] = (levels[1], levels[0])
-    fixed = {model.in_channels, model.num_classes}
-    if fixed & (set(levels) | set(concat)):
-        raise InvalidParameterError(
-            f"in_channels={model.in_channels} or num_classes={model.num_classes} equals a "
-            f"channel count of the network ({levels}); cannot tell the channels apart"
-        )
+    # The image bands (the stem's input) and the logits (the head's output) keep their
+    # count; every other channel dimension is a width level or a concatenation of two.
+    fixed_input = ("encoder1.body.0.", "encoder1.shortcut.0.")
 
-    def index(size: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def index(size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Source index of each wide channel and how many wide channels share it."""
-        if size in fixed:
-            return None
         parts, offset = [], 0
         for width in concat.get(size, (size,)):
             parts.append(maps[width] + offset)
@@ -85,18 +80,17 @@ def widen_resunet(
         if value.dim() == 0:  # batch norm's num_batches_tracked
             wide_state[name] = state[name].clone()
             continue
-        out = index(value.shape[0])
+        out = None if name.startswith("head.") else index(value.shape[0])
         if out is not None:
             value = value[out[0]]
-        if value.dim() == 4:
+        if value.dim() == 4 and not name.startswith(fixed_input):
             inp = index(value.shape[1])
-            if inp is not None:
-                value = value[:, inp[0]] / inp[1].view(1, -1, 1, 1).float()
-            if out is not None and noise > 0:
-                copies = torch.arange(value.shape[0]) >= state[name].shape[0]
-                scale = noise * float(state[name].float().std())
-                shape = (int(copies.sum()), *value.shape[1:])
-                value[copies] += scale * torch.randn(shape, generator=generator)
+            value = value[:, inp[0]] / inp[1].view(1, -1, 1, 1).float()
+        if value.dim() == 4 and out is not None and noise > 0:
+            copies = torch.arange(value.shape[0]) >= state[name].shape[0]
+            scale = noise * float(state[name].float().std())
+            shape = (int(copies.sum()), *value.shape[1:])
+            value[copies] += scale * torch.randn(shape, generator=generator)
         if value.shape != target.shape:  # a layout this function does not know
             raise InvalidParameterError(
                 f"cannot widen {name}: {tuple(state[name].shape)} -> {tuple(target.shape)}"
