@@ -15,7 +15,11 @@ from rasterio.transform import from_origin
 
 from roadseg.cli.main import cli
 from roadseg.data.spec import parse_source_spec
-from roadseg.evaluation.runner import evaluate_model, evaluate_probability_raster
+from roadseg.evaluation.runner import (
+    evaluate_model,
+    evaluate_probability_raster,
+    format_metrics,
+)
 from roadseg.models import ModelMetadata, build, save_checkpoint
 from roadseg.raster.probability import PROB_NODATA, TAG_THRESHOLD, encode_probability
 
@@ -132,7 +136,14 @@ def test_evaluate_model_on_pairs_uses_model_threshold(tmp_path: Path) -> None:
     image = np.random.default_rng(0).integers(0, 255, (3, 40, 40), dtype=np.uint8)
     mask = np.zeros((40, 40), np.uint8)
     mask[10:14] = 255
-    for name, array in (("1_sat.png", image), ("1_mask.png", mask[None])):
+    other = np.zeros((40, 40), np.uint8)
+    other[:, 20:22] = 255
+    for name, array in (
+        ("1_sat.png", image),
+        ("1_mask.png", mask[None]),
+        ("2_sat.png", image[::-1].copy()),
+        ("2_mask.png", other[None]),
+    ):
         with rasterio.open(
             folder / name,
             "w",
@@ -149,5 +160,8 @@ def test_evaluate_model_on_pairs_uses_model_threshold(tmp_path: Path) -> None:
     ckpt = save_checkpoint(build("resunet", base_channels=4), meta, tmp_path / "m.safetensors")
     metrics = evaluate_model(ckpt, [parse_source_spec(f"pairs:{folder},gsd=1,name=x")], "cpu")
     assert metrics["threshold"] == pytest.approx(0.3)
-    assert metrics["images"] == {"x": ["1"]}
-    assert metrics["per_dataset"]["x"]["road_pixels"] == 160
+    assert metrics["images"] == {"x": ["1", "2"]}
+    assert metrics["per_dataset"]["x"]["road_pixels"] == 160 + 80
+    per_image = metrics["per_image"]["x"]
+    assert {k: v["road_pixels"] for k, v in per_image.items()} == {"1": 160, "2": 80}
+    assert "x: weakest breakeven" in format_metrics(metrics)

@@ -69,9 +69,14 @@ def evaluate_images(
     device: torch.device | str = "cpu",
     slack: int = 3,
     tta: bool = False,
+    per_image: dict[tuple[str, str], PixelAccumulator] | None = None,
 ) -> dict[str, PixelAccumulator]:
     """Pixel accumulators per dataset, each image predicted as ``roadseg run`` would
-    (``tta``: as ``roadseg run --tta`` would, the mean over the four flips)."""
+    (``tta``: as ``roadseg run --tta`` would, the mean over the four flips).
+
+    ``per_image``, when given, also receives one accumulator per image, keyed by
+    ``(dataset, stem)``.
+    """
     device = torch.device(device)
     model.eval()
     accumulators: dict[str, PixelAccumulator] = {}
@@ -79,6 +84,9 @@ def evaluate_images(
         prob, valid = predict_image(model, image, device, tta)
         acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=slack))
         acc.update(prob, image.label, valid)
+        if per_image is not None:
+            own = per_image.setdefault((image.dataset, image.stem), PixelAccumulator(slack))
+            own.update(prob, image.label, valid)
     return accumulators
 
 
@@ -144,11 +152,17 @@ def evaluate_model(
         )
         images.extend(val if spec.val else train)
     threshold = meta.threshold if threshold is None else threshold
-    _, metrics = summarise(evaluate_images(net, images, dev, slack), threshold)
+    own: dict[tuple[str, str], PixelAccumulator] = {}
+    _, metrics = summarise(evaluate_images(net, images, dev, slack, per_image=own), threshold)
     metrics["model"] = meta.name or str(model)
     metrics["slack_px"] = slack
     metrics["images"] = {
         name: sorted(i.stem for i in images if i.dataset == name) for name in metrics["per_dataset"]
+    }
+    # Which images pull a dataset's score down: the user's next labels or fixes.
+    metrics["per_image"] = {
+        name: {stem: acc.scores(threshold) for (ds, stem), acc in sorted(own.items()) if ds == name}
+        for name in metrics["per_dataset"]
     }
     return metrics
 
@@ -323,4 +337,9 @@ def format_metrics(metrics: dict[str, Any]) -> str:
             f"{name:<16}{s['relaxed_breakeven']:>10.4f}{s['relaxed_precision']:>8.4f}"
             f"{s['relaxed_recall']:>8.4f}{s['relaxed_f1']:>8.4f}{s['iou']:>8.4f}{s['f1']:>8.4f}"
         )
+    for name, images in metrics.get("per_image", {}).items():
+        scored = [(s["relaxed_breakeven"], stem) for stem, s in images.items() if s["road_pixels"]]
+        if len(scored) > 1:
+            weakest = ", ".join(f"{stem} {value:.3f}" for value, stem in sorted(scored)[:3])
+            lines.append(f"{name}: weakest breakeven {weakest}")
     return "\n".join(lines)
