@@ -57,9 +57,7 @@ def widen_resunet(
     maps = {w: _mapping(w, w * base_channels // old_width, generator) for w in levels}
     # The decoder concatenates the upsampled deeper feature, then the encoder's (the
     # order of ResUNet.forward_padded); these sums are unique among the channel counts.
-    concat = {levels[3] + levels[2]: (levels[3], levels[2])}
-    concat[levels[2] + levels[1]] = (levels[2], levels[1])
-    concat[levels[1] + levels[0]] = (levels[1], levels[0])
+    concat = {deep + skip: (deep, skip) for deep, skip in zip(levels[1:], levels[:-1], strict=True)}
     # The image bands (the stem's input) and the logits (the head's output) keep their
     # count; every other channel dimension is a width level or a concatenation of two.
     fixed_input = ("encoder1.body.0.", "encoder1.shortcut.0.")
