@@ -8,8 +8,9 @@ predicted as ``roadseg run`` predicts it, on
 
 * ``own training tiles``: what it was fitted to (the fit),
 * ``held out``: the recipe's 8 held-out tiles, the same for every model,
-* ``unseen by all but the largest``: the held-out tiles plus every tile that some
-  model left out, when that model is not the largest (more tiles, a steadier figure).
+* ``unseen by all but the largest``: the held-out tiles plus every tile that all the
+  smaller models left out, for each model but the largest (more tiles, a steadier
+  figure).
 
 A gap between the first and the other two that shrinks as tiles are added, with the
 held-out figure rising, says data is what is missing; a fit that stays as low as the
@@ -31,21 +32,17 @@ from pathlib import Path
 
 import torch
 
-from roadseg.data import SourceSpec, find_pairs, load_source, parse_source_spec
+from roadseg.data import SourceSpec, find_pairs, load_source, read_recipe
 from roadseg.evaluation.runner import evaluate_images, summarise
-from roadseg.models import load
+from roadseg.models import ModelMetadata, SegmentationModel, load
 
 
 def recipe_spec(recipe: Path, data: Path) -> SourceSpec:
-    """The one source line of a scaling recipe, with ``{data}`` filled in."""
-    lines = [
-        line.strip()
-        for line in recipe.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    if len(lines) != 1:
-        raise SystemExit(f"{recipe}: expected one source line, found {len(lines)}")
-    return parse_source_spec(lines[0].replace("{data}", str(data)))
+    """The one source of a scaling recipe."""
+    specs = read_recipe(recipe, data)
+    if len(specs) != 1:
+        raise SystemExit(f"{recipe}: expected one source line, found {len(specs)}")
+    return specs[0]
 
 
 def all_stems(spec: SourceSpec) -> list[str]:
@@ -53,15 +50,16 @@ def all_stems(spec: SourceSpec) -> list[str]:
     return sorted(stem for stem, _, _ in find_pairs(spec.path))
 
 
-def breakeven(model_path: str, spec: SourceSpec, stems: list[str], name: str) -> float:
+def breakeven(
+    net: SegmentationModel, meta: ModelMetadata, spec: SourceSpec, stems: list[str]
+) -> float:
     """Relaxed breakeven (3 px) of a model on the given tiles of a source, pooled."""
-    net, meta = load(model_path, torch.device("cpu"))
-    subset = replace(spec, val=tuple(stems), exclude=(), name=name)
+    subset = replace(spec, val=tuple(stems), exclude=())
     _, val = load_source(
         subset, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=True
     )
     _, metrics = summarise(evaluate_images(net, val, torch.device("cpu"), 3), meta.threshold)
-    return float(metrics["per_dataset"][name]["relaxed_breakeven"])
+    return float(metrics["per_dataset"][spec.name]["relaxed_breakeven"])
 
 
 def main() -> None:
@@ -84,14 +82,15 @@ def main() -> None:
 
     rows = []
     for model, spec in runs:
+        net, meta = load(model, torch.device("cpu"))
         row = {
             "model": model,
             "training_tiles": len(trained[model]),
-            "own_training_tiles": breakeven(model, spec, trained[model], "fit"),
-            "held_out": breakeven(model, spec, held, "held"),
+            "own_training_tiles": breakeven(net, meta, spec, trained[model]),
+            "held_out": breakeven(net, meta, spec, held),
         }
         if model != largest:
-            row["unseen_by_all_but_largest"] = breakeven(model, spec, unseen, "unseen")
+            row["unseen_by_all_but_largest"] = breakeven(net, meta, spec, unseen)
         rows.append(row)
         print(json.dumps(row), flush=True)
     args.out.write_text(

@@ -28,7 +28,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from roadseg.data import load_source, parse_source_spec
+from roadseg.data import load_source, read_recipe
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
 from roadseg.evaluation.runner import evaluate_images, summarise
 from roadseg.models import load
@@ -36,19 +36,10 @@ from roadseg.models import load
 RECIPE = Path(__file__).resolve().parents[1] / "scripts" / "recipes" / "cpu-default.sources"
 
 
-def recipe_sources(data: Path) -> list:
-    lines = [ln.strip() for ln in RECIPE.read_text().splitlines()]
-    return [
-        parse_source_spec(ln.replace("{data}", str(data)))
-        for ln in lines
-        if ln and not ln.startswith("#")
-    ]
-
-
 def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -> dict:
     net, meta = load(model)
     images, cases, twins = [], [], []
-    for spec in recipe_sources(data):
+    for spec in read_recipe(RECIPE, data):
         if spec.kind == "scenes" and spec.exclude and not spec.val:
             twin = replace(
                 spec, val=spec.exclude, exclude=(), name=f"{spec.name.removesuffix('-train')}-twins"

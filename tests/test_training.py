@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from rasterio.transform import from_origin
 
 from roadseg.cli.main import cli
-from roadseg.data import CropSampler, find_pairs, load_source
+from roadseg.data import CropSampler, find_pairs, load_source, read_recipe
 from roadseg.errors import InputNotFoundError, InvalidParameterError, OutputExistsError
 from roadseg.models import build, load
 from roadseg.training import TrainConfig, parse_source_spec, train
@@ -189,6 +189,24 @@ def test_source_specs() -> None:
     ):
         with pytest.raises(InvalidParameterError, match=match):
             parse_source_spec(bad)
+
+
+def test_read_recipe(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.sources"
+    recipe.write_text(
+        "# a comment\n\n  pairs:{data}/mass,gsd=1.0,val=a  \nscenes:{data}/sn,vectors={data}/v\n"
+    )
+    specs = read_recipe(recipe, "/d")
+    assert [(s.kind, s.path, s.val) for s in specs] == [
+        ("pairs", Path("/d/mass"), ("a",)),
+        ("scenes", Path("/d/sn"), ()),
+    ]
+    assert specs[1].vectors == Path("/d/v")
+    with pytest.raises(InputNotFoundError, match=r"missing\.sources"):
+        read_recipe(tmp_path / "missing.sources", "/d")
+    recipe.write_text("pairs:{data}/mass\n")
+    with pytest.raises(InvalidParameterError, match="gsd="):
+        read_recipe(recipe, "/d")
 
 
 def test_pairs_layouts_nodata_and_resampling(tmp_path: Path) -> None:

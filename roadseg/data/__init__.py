@@ -3,7 +3,7 @@
 from roadseg.data.discover import find_pairs, find_scenes
 from roadseg.data.labelled import LabelledImage, load_image, load_source
 from roadseg.data.sampler import Batch, CropSampler
-from roadseg.data.spec import SourceSpec, parse_source_spec
+from roadseg.data.spec import SourceSpec, parse_source_spec, read_recipe
 
 __all__ = [
     "Batch",
@@ -15,4 +15,5 @@ __all__ = [
     "load_image",
     "load_source",
     "parse_source_spec",
+    "read_recipe",
 ]

@@ -25,10 +25,11 @@ Paths may not contain commas.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from roadseg.errors import InvalidParameterError
+from roadseg.errors import InputNotFoundError, InvalidParameterError
 
 SOURCE_KINDS = ("pairs", "scenes")
 _SOURCE_KEYS = {
@@ -186,3 +187,22 @@ def parse_source_spec(text: str) -> SourceSpec:
         exclude=stems("exclude"),
         weight=weight,
     )
+
+
+def read_recipe(path: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> list[SourceSpec]:
+    """The sources of a recipe file (``scripts/recipes/*.sources``): one source per
+    line, ``{data}`` standing for ``data_dir``; blank lines and ``#`` comments skipped.
+
+    Raises:
+        InputNotFoundError: the recipe file does not exist.
+        InvalidParameterError: a line is not a valid source.
+    """
+    recipe = Path(path)
+    if not recipe.is_file():
+        raise InputNotFoundError(f"{recipe}: recipe file not found")
+    lines = (line.strip() for line in recipe.read_text().splitlines())
+    return [
+        parse_source_spec(line.replace("{data}", str(data_dir)))
+        for line in lines
+        if line and not line.startswith("#")
+    ]
