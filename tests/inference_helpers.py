@@ -67,10 +67,10 @@ def local_checkpoint(path: Path, gsd_m: float = 1.0, in_channels: int = 3) -> Pa
     model = build("resunet", in_channels=in_channels, base_channels=4)
     c1 = model.base_channels
     with torch.no_grad():
-        last_conv = model.decoder3.body[1][2]
+        last_conv = model.decoder.blocks[2].body[1][2]
         last_conv.weight.zero_()
         last_conv.bias.zero_()
-        shortcut = model.decoder3.shortcut[0]
+        shortcut = model.decoder.blocks[2].shortcut[0]
         shortcut.weight[:, : shortcut.in_channels - c1].zero_()
         model.head.weight.mul_(150.0)
     meta = ModelMetadata(

@@ -85,7 +85,7 @@ def test_resunet_article_structure() -> None:
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     strides = [m.stride[0] for m in convs if m.kernel_size == (3, 3)]
     assert strides.count(2) == 3  # encoder 2, encoder 3 and the bridge
-    assert model.bridge.body[0][2].out_channels == 512
+    assert model.encoder.stages[2].body[0][2].out_channels == 512
     assert model.head.kernel_size == (1, 1)
 
 

@@ -14,7 +14,7 @@ from roadseg.models import ResUNet, build, save_checkpoint
 from roadseg.models.metadata import ModelMetadata
 from roadseg.models.widen import widen_resunet
 from roadseg.training import TrainConfig
-from roadseg.training.loop import _build_model
+from roadseg.training.network import build_network
 
 
 def _trained_like(in_channels: int = 3, base_channels: int = 4, seed: int = 0) -> ResUNet:
@@ -56,10 +56,10 @@ def test_the_wide_network_computes_the_same_function(in_channels: int, wide: int
 def test_noise_breaks_the_symmetry_of_copies_but_stays_close() -> None:
     narrow = _trained_like()
     widened = widen_resunet(narrow, 8, noise=0.01, seed=1).eval()
-    weight = widened.encoder1.body[0].weight  # 8 filters, 4 of them copies
+    weight = widened.encoder.stem.body[0].weight  # 8 filters, 4 of them copies
     copies = weight[4:]
     originals = weight[:4]
-    assert torch.equal(originals, narrow.encoder1.body[0].weight)
+    assert torch.equal(originals, narrow.encoder.stem.body[0].weight)
     assert not any(torch.equal(c, o) for c in copies for o in originals)
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
@@ -67,14 +67,17 @@ def test_noise_breaks_the_symmetry_of_copies_but_stays_close() -> None:
     assert not torch.equal(got, expected)
     assert float((got - expected).abs().max()) < 0.2 * float(expected.abs().max())
     again = widen_resunet(narrow, 8, noise=0.01, seed=1)
-    assert torch.equal(again.encoder1.body[0].weight, weight)
+    assert torch.equal(again.encoder.stem.body[0].weight, weight)
 
 
 def test_refuses_a_narrower_width_and_other_architectures() -> None:
     with pytest.raises(InvalidParameterError, match="base_channels=2: narrower"):
         widen_resunet(_trained_like(), 2)
-    with pytest.raises(InvalidParameterError, match="implemented for resunet, not UNet"):
+    with pytest.raises(InvalidParameterError, match="residual encoder, not UNet"):
         widen_resunet(build("unet", in_channels=3, num_classes=1, base_channels=4), 8)
+    mobile = build("resunet", base_channels=4, encoder="mobilenet_v2")
+    with pytest.raises(InvalidParameterError, match=r"not ResUNet \(mobilenet_v2\)"):
+        widen_resunet(mobile, 8)
 
 
 def test_a_warm_start_from_a_narrower_checkpoint_is_widened(tmp_path: Path) -> None:
@@ -88,7 +91,7 @@ def test_a_warm_start_from_a_narrower_checkpoint_is_widened(tmp_path: Path) -> N
     )
     save_checkpoint(narrow, meta, start)
     common = dict(sources=(spec,), crop=32, device="cpu", init=start, out_dir=tmp_path / "r")
-    model, arch_kwargs = _build_model(
+    model, arch_kwargs = build_network(
         TrainConfig(base_channels=6, **common), torch.device("cpu"), None
     )
     assert arch_kwargs["base_channels"] == 6
@@ -98,4 +101,4 @@ def test_a_warm_start_from_a_narrower_checkpoint_is_widened(tmp_path: Path) -> N
     assert float((got - expected).abs().max()) < 0.2 * float(expected.abs().max())
     # Another architecture, or a narrower run, is still refused with the options named.
     with pytest.raises(InvalidParameterError, match="use the same model options"):
-        _build_model(TrainConfig(base_channels=2, **common), torch.device("cpu"), None)
+        build_network(TrainConfig(base_channels=2, **common), torch.device("cpu"), None)

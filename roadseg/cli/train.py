@@ -51,6 +51,38 @@ def _thresholds(value: str) -> tuple[float, ...]:
 @click.option("--arch", default="resunet", show_default=True, help="Architecture name.")
 @click.option("--base-channels", default=16, show_default=True, type=click.IntRange(1))
 @click.option(
+    "--encoder",
+    type=click.Choice(["residual", "mobilenet_v2"]),
+    default="residual",
+    show_default=True,
+    help="ResUNet's encoder: its own residual units, or MobileNetV2's inverted residuals "
+    "(start them from ImageNet with --init imagenet).",
+)
+@click.option(
+    "--decoder-unit",
+    type=click.Choice(["residual", "conv"]),
+    default="residual",
+    show_default=True,
+    help="The decoder's unit per resolution: Zhang et al.'s residual unit or one conv-BN-ReLU.",
+)
+@click.option(
+    "--imagenet-normalize/--no-imagenet-normalize",
+    default=True,
+    show_default=True,
+    help="mobilenet_v2: apply ImageNet's mean and std after the per-scene stretch.",
+)
+@click.option(
+    "--encoder-lr",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="mobilenet_v2: peak learning rate of the encoder (default: --lr).",
+)
+@click.option(
+    "--freeze-encoder-bn",
+    is_flag=True,
+    help="mobilenet_v2: keep the encoder's batch-norm statistics (ImageNet's, with --init imagenet).",
+)
+@click.option(
     "--gsd",
     "gsd_m",
     default=1.0,
@@ -107,8 +139,9 @@ def _thresholds(value: str) -> tuple[float, ...]:
     type=str,
     default=None,
     help="Start from the weights of this checkpoint or shipped model (a warm start: the "
-    "optimiser and schedule start afresh). A narrower resunet is widened to "
-    "--base-channels, computing the same function at the start.",
+    "optimiser and schedule start afresh), or 'imagenet' for the MobileNetV2 encoder's "
+    "ImageNet weights. A narrower resunet is widened to --base-channels, computing the "
+    "same function at the start.",
 )
 @click.option(
     "--grey",
@@ -155,6 +188,11 @@ def train(
     out_dir: Path,
     arch: str,
     base_channels: int,
+    encoder: str,
+    decoder_unit: str,
+    imagenet_normalize: bool,
+    encoder_lr: float | None,
+    freeze_encoder_bn: bool,
     gsd_m: float,
     crop: int,
     batch_size: int,
@@ -195,6 +233,12 @@ def train(
         out_dir=out_dir,
         architecture=arch,
         base_channels=base_channels,
+        encoder=encoder,
+        decoder_unit=decoder_unit,
+        imagenet_normalize=imagenet_normalize,
+        imagenet_init=init == "imagenet",
+        encoder_lr=encoder_lr,
+        freeze_encoder_bn=freeze_encoder_bn,
         gsd_m=gsd_m,
         crop=crop,
         batch_size=batch_size,
@@ -210,7 +254,7 @@ def train(
         device=device,
         threads=threads,
         name=name,
-        init=None if init is None else Path(init),
+        init=None if init in (None, "imagenet") else Path(init),
         grey=grey,
         hard_negatives=hard_negatives,
         apls_weight=apls_weight,

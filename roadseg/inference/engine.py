@@ -271,9 +271,9 @@ def onnx_engine(
     digest = weights_sha256(checkpoint)
     threads = torch.get_num_threads() if threads is None else threads
     key = (digest, threads)
-    from roadseg.models import get_architecture
+    from roadseg.models import output_stride
 
-    stride = get_architecture(metadata.architecture).cls.output_stride
+    stride = output_stride(metadata.architecture, metadata.arch_kwargs)
     with _SESSIONS_LOCK:
         engine = _SESSIONS.get(key)
         if engine is not None:

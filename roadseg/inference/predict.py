@@ -38,7 +38,7 @@ from roadseg.io.atomic import (
 )
 from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger, plural
-from roadseg.models import get_architecture, read_metadata, resolve_model
+from roadseg.models import output_stride, read_metadata, resolve_model
 from roadseg.raster import probability as P
 from roadseg.raster.normalize import STATS_WINDOW, STATS_WINDOWED_PIXELS, STATS_WINDOWS
 from roadseg.raster.scene import open_dataset
@@ -230,7 +230,7 @@ def _predict(
         tile_size=options.tile_size,
         overlap=options.overlap,
         block_size=options.block_size,
-        align=get_architecture(meta.architecture).cls.output_stride,
+        align=output_stride(meta.architecture, meta.arch_kwargs),
     )
     batch_size = (
         options.batch_size

@@ -11,7 +11,13 @@ from roadseg.models.checkpoint import (
     save_checkpoint,
 )
 from roadseg.models.metadata import DEFAULT_NORMALIZATION, ModelMetadata
-from roadseg.models.registry import ARCHITECTURES, build, count_parameters, get_architecture
+from roadseg.models.registry import (
+    ARCHITECTURES,
+    build,
+    count_parameters,
+    get_architecture,
+    output_stride,
+)
 from roadseg.models.resunet import ResUNet
 from roadseg.models.resunetpp import ResUNetPlusPlus
 from roadseg.models.unet import UNet
@@ -30,6 +36,7 @@ __all__ = [
     "default_weights_name",
     "get_architecture",
     "load",
+    "output_stride",
     "read_metadata",
     "resolve_checkpoint",
     "resolve_model",

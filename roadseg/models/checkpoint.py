@@ -147,6 +147,9 @@ def load(
     tensors, metadata = _read(path)
     model = build(metadata.architecture, **metadata.arch_kwargs)
     state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+    upgrade = getattr(model, "upgrade_state_dict", None)
+    if upgrade is not None:
+        state = upgrade(state)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

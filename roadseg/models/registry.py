@@ -79,6 +79,14 @@ def build(
         ) from None
 
 
+def output_stride(name: str, arch_kwargs: dict[str, Any]) -> int:
+    """The product of the downsamplings of architecture ``name`` built with ``arch_kwargs``:
+    input sides are padded to a multiple of it."""
+    cls = get_architecture(name).cls
+    stride_for = getattr(cls, "stride_for", None)
+    return int(stride_for(**arch_kwargs)) if stride_for is not None else int(cls.output_stride)
+
+
 def count_parameters(model: SegmentationModel) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -40,9 +40,10 @@ def widen_resunet(
         InvalidParameterError: ``model`` is not a ResUNet, or ``base_channels`` is
             narrower than it.
     """
-    if not isinstance(model, ResUNet):
+    if not isinstance(model, ResUNet) or model.encoder_name != "residual":
         raise InvalidParameterError(
-            f"widening a warm start is implemented for resunet, not {type(model).__name__}; "
+            f"widening a warm start is implemented for resunet's residual encoder, not "
+            f"{type(model).__name__} ({getattr(model, 'encoder_name', '-')}); "
             "start that architecture from scratch or from a checkpoint of its own width"
         )
     old_width = model.base_channels
@@ -60,7 +61,7 @@ def widen_resunet(
     concat = {deep + skip: (deep, skip) for deep, skip in zip(levels[1:], levels[:-1], strict=True)}
     # The image bands (the stem's input) and the logits (the head's output) keep their
     # count; every other channel dimension is a width level or a concatenation of two.
-    fixed_input = ("encoder1.body.0.", "encoder1.shortcut.0.")
+    fixed_input = ("encoder.stem.body.0.", "encoder.stem.shortcut.0.")
 
     def index(size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Source index of each wide channel and how many wide channels share it."""

@@ -21,6 +21,13 @@ class TrainConfig:
         out_dir: folder for checkpoints, the metrics log and the learning-curve plot.
         architecture: registry name of the network.
         base_channels: width of its first stage.
+        encoder: ``residual`` (ResUNet's own) or ``mobilenet_v2``.
+        decoder_unit: ``residual`` (Zhang et al.'s unit) or ``conv`` (one conv-BN-ReLU).
+        imagenet_normalize: ImageNet's mean/std after the per-scene stretch
+            (``mobilenet_v2`` only).
+        imagenet_init: start the MobileNetV2 encoder from ImageNet's weights.
+        encoder_lr: peak learning rate of the pretrainable encoder (``None``: ``lr``).
+        freeze_encoder_bn: keep the pretrained encoder's batch-norm statistics.
         gsd_m: metres per pixel everything is resampled to.
         band_names: names of the model's input bands.
         normalization: per-scene normalisation (see :mod:`roadseg.raster.normalize`).
@@ -57,6 +64,12 @@ class TrainConfig:
     out_dir: Path
     architecture: str = "resunet"
     base_channels: int = 16
+    encoder: str = "residual"
+    decoder_unit: str = "residual"
+    imagenet_normalize: bool = True
+    imagenet_init: bool = False
+    encoder_lr: float | None = None
+    freeze_encoder_bn: bool = False
     gsd_m: float = 1.0
     band_names: tuple[str, ...] = ("red", "green", "blue")
     normalization: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_NORMALIZATION))
@@ -111,6 +124,20 @@ class TrainConfig:
             raise InvalidParameterError(
                 f"apls_thresholds={bad[0]}: thresholds must lie strictly between 0 and 1"
             )
+        if self.encoder_lr is not None and self.encoder_lr <= 0:
+            raise InvalidParameterError(f"encoder_lr must be > 0, got {self.encoder_lr}")
+        if (self.imagenet_init or self.encoder_lr or self.freeze_encoder_bn) and (
+            self.encoder != "mobilenet_v2"
+        ):
+            raise InvalidParameterError(
+                f"imagenet_init, encoder_lr and freeze_encoder_bn need "
+                f"encoder='mobilenet_v2', not {self.encoder!r} (roadseg train "
+                "--encoder mobilenet_v2)"
+            )
+        if self.imagenet_init and self.init is not None:
+            raise InvalidParameterError(
+                f"init={self.init} and imagenet_init: start from one of them, not both"
+            )
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise InvalidParameterError(f"max_minutes must be > 0, got {self.max_minutes}")
 
@@ -120,6 +147,12 @@ class TrainConfig:
             "sources": [s.to_spec() for s in self.sources],
             "architecture": self.architecture,
             "base_channels": self.base_channels,
+            "encoder": self.encoder,
+            "decoder_unit": self.decoder_unit,
+            "imagenet_normalize": self.imagenet_normalize,
+            "imagenet_init": self.imagenet_init,
+            "encoder_lr": self.encoder_lr,
+            "freeze_encoder_bn": self.freeze_encoder_bn,
             "gsd_m": self.gsd_m,
             "crop": self.crop,
             "batch_size": self.batch_size,

@@ -41,9 +41,8 @@ from roadseg.evaluation.endtoend import SceneCase, at_threshold, best_threshold,
 from roadseg.evaluation.runner import evaluate_images, summarise
 from roadseg.inference.predictor import clear_model_cache
 from roadseg.log import get_logger
-from roadseg.models import ModelMetadata, build, load, save_checkpoint
+from roadseg.models import ModelMetadata, load, save_checkpoint
 from roadseg.models.base import SegmentationModel
-from roadseg.models.widen import widen_resunet
 from roadseg.training.config import TrainConfig
 from roadseg.training.environment import (
     channels_last_trains,
@@ -53,6 +52,7 @@ from roadseg.training.environment import (
 )
 from roadseg.training.hard_negatives import mine_hard_negatives
 from roadseg.training.loss import bce_dice_loss, soft_cldice_loss
+from roadseg.training.network import build_network, parameter_groups, set_training_mode
 from roadseg.training.plot import plot_learning_curve
 from roadseg.training.state import load_training_state, save_training_state
 
@@ -120,48 +120,6 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     return TrainingData(sampler, val_images, val_scenes, split, groups)
 
 
-def _build_model(
-    config: TrainConfig, device: torch.device, resume: Path | None
-) -> tuple[SegmentationModel, dict[str, Any]]:
-    arch_kwargs = {
-        "in_channels": len(config.band_names),
-        "num_classes": 1,
-        "base_channels": config.base_channels,
-    }
-    start = resume if resume is not None else config.init
-    if start is None:
-        return build(config.architecture, **arch_kwargs).to(device), arch_kwargs
-    model, old_meta = load(start, device)
-    if resume is None and _widens(old_meta, config.architecture, arch_kwargs):
-        log.info(
-            "starting from the weights of %s, widened from %d to %d base channels",
-            start,
-            old_meta.arch_kwargs["base_channels"],
-            config.base_channels,
-        )
-        wide = widen_resunet(model.cpu(), config.base_channels, seed=config.seed)
-        return wide.to(device), arch_kwargs
-    if old_meta.arch_kwargs != arch_kwargs or old_meta.architecture != config.architecture:
-        raise InvalidParameterError(
-            f"{start}: holds {old_meta.architecture} {old_meta.arch_kwargs}, but this run "
-            f"asks for {config.architecture} {arch_kwargs}; use the same model options"
-        )
-    if resume is None:
-        log.info("starting from the weights of %s", start)
-    return model, arch_kwargs
-
-
-def _widens(old: ModelMetadata, architecture: str, arch_kwargs: dict[str, Any]) -> bool:
-    """Whether a warm start is a narrower ResUNet of this run's kind, to be widened
-    (``roadseg.models.widen``; the other architectures start at their own width)."""
-    others = {k: v for k, v in arch_kwargs.items() if k != "base_channels"}
-    return (
-        architecture == old.architecture == "resunet"
-        and {k: v for k, v in old.arch_kwargs.items() if k != "base_channels"} == others
-        and int(old.arch_kwargs.get("base_channels", 0)) < int(arch_kwargs["base_channels"])
-    )
-
-
 def selection_score(
     metrics: dict[str, Any], end_to_end: dict[str, Any] | None, apls_weight: float
 ) -> float:
@@ -201,7 +159,7 @@ def train(
     torch.set_num_threads(max(1, config.threads))
     device = resolve_device(config.device)
     data = load_training_data(config)
-    model, arch_kwargs = _build_model(config, device, resume)
+    model, arch_kwargs = build_network(config, device, resume)
     if config.hard_negatives > 0:
         if resume is None and config.init is None:
             raise InvalidParameterError(
@@ -214,9 +172,9 @@ def train(
     # (benchmarks/bench_train_step.py: 1.45 against 1.03-1.22 steps/s) and suit GPUs.
     if channels_last_trains(model, device):
         model = model.to(memory_format=torch.channels_last)
-    model.train()
+    set_training_mode(model, config.freeze_encoder_bn)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        parameter_groups(model, config), lr=config.lr, weight_decay=config.weight_decay
     )
     run = _Run(config, out, device, model, optimizer, data, command, arch_kwargs)
     if resume is not None:
@@ -330,7 +288,7 @@ class _Run:
             eval_start = time.monotonic()
             last_meta = self.validate(losses, self.elapsed_before + elapsed)
             losses = []
-            self.model.train()
+            set_training_mode(self.model, cfg.freeze_encoder_bn)
             eval_seconds = time.monotonic() - eval_start
             if out_of_time:
                 log.info(
