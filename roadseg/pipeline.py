@@ -20,6 +20,8 @@ from roadseg.io.atomic import (
 from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger
 from roadseg.vector import VectorOptions, VectorResult, check_threshold, vectorize
+from roadseg.vector.conflate import ConflateOptions
+from roadseg.vector.reference import ReferenceSpec
 
 log = get_logger(__name__)
 
@@ -52,6 +54,8 @@ def run_scene(
     scheduler: Any = None,
     overwrite: bool = False,
     progress: bool = False,
+    reference: ReferenceSpec | None = None,
+    conflate_options: ConflateOptions | None = None,
 ) -> RunResult:
     """Predict road probabilities for a scene and, with ``out``, extract road vectors.
 
@@ -71,6 +75,10 @@ def run_scene(
             both stages run on it.
         overwrite: replace existing outputs.
         progress: show progress bars.
+        reference: a reference road network; the roads it lacks go to a
+            ``missing_roads`` layer of ``out`` (see :mod:`roadseg.vector.conflate`).
+            Needs ``out``.
+        conflate_options: how roads are matched to the reference.
 
     Raises:
         InvalidParameterError: neither output given, or a bad option.
@@ -90,12 +98,15 @@ def run_scene(
         given = [f"preview={preview}"] if preview is not None else []
         given += [f"threshold={threshold}"] if threshold is not None else []
         given += ["vector=..."] if vector is not None else []
+        given += ["reference=..."] if reference is not None else []
         if given:
             raise InvalidParameterError(
                 f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to the "
                 "road lines; give out=roads.gpkg as well"
             )
     check_outputs(scene, out=out, prob_out=prob_out, preview=preview)
+    if reference is not None:  # a bad reference stops the run before any work
+        reference.validate().check()
     if prob_out is not None:
         check_output_path(prob_out, overwrite)
     if out is not None:
@@ -140,6 +151,8 @@ def run_scene(
                 scheduler=scheduler,
                 overwrite=overwrite,
                 progress=progress,
+                reference=reference,
+                conflate_options=conflate_options,
             )
     finally:
         if temporary:

@@ -22,7 +22,9 @@ from roadseg.batch.task import SceneTask
 from roadseg.inference.options import InferenceOptions
 from roadseg.io.atomic import parse_temporary
 from roadseg.log import get_logger, plural
+from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.options import VectorOptions
+from roadseg.vector.reference import ReferenceSpec
 
 log = get_logger(__name__)
 
@@ -47,6 +49,7 @@ class BatchContext:
     model_sha256: str
     settings: str
     base: dict[str, Any] = field(default_factory=dict)  # per-scene input facts
+    reference: str | None = None
 
     def entry(self, task: SceneTask, status: str, **values: Any) -> RecordEntry:
         fields: dict[str, Any] = {
@@ -59,6 +62,7 @@ class BatchContext:
             "model_sha256": self.model_sha256,
             "roadseg_version": __version__,
             "settings": self.settings,
+            "reference": self.reference,
             **self.base.get(task.name, {}),
         }
         fields.update(values)
@@ -70,6 +74,8 @@ def batch_settings(
     vector: VectorOptions,
     threshold: float | None,
     prob_cog: bool,
+    reference: ReferenceSpec | None = None,
+    conflate: ConflateOptions | None = None,
 ) -> dict[str, Any]:
     """The settings that decide a scene's outputs (hashed into the fingerprint): every
     field of the options objects (``dataclasses.asdict``) but the neutral ones, so a
@@ -79,12 +85,24 @@ def batch_settings(
     def kept(options: Any) -> dict[str, Any]:
         return {k: v for k, v in asdict(options).items() if k not in NEUTRAL_OPTIONS}
 
-    return {
+    settings = {
         **kept(inference),
         "threshold": threshold,
         "vector": kept(vector),
         "prob_cog": prob_cog,
     }
+    if reference is not None:  # a changed reference file or matching redoes the scenes
+        stat = reference.path.stat()
+        settings["reference"] = {
+            "file": reference.label,
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "layer": reference.layer,
+            "keep": list(reference.keep),
+            "drop": list(reference.drop),
+            "match": asdict(conflate or ConflateOptions()),
+        }
+    return settings
 
 
 def scene_outputs(out_dir: Path, name: str, prob_cog: bool) -> tuple[Path, Path | None]:

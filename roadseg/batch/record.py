@@ -57,6 +57,7 @@ class RecordEntry:
         input_sha256: digest of the scene file; input_size and input_mtime_ns let a
             rerun reuse it without reading the file again when it has not changed.
         settings: fingerprint of the settings that change outputs.
+        reference: the reference network's file name, when roads were compared with one.
         outputs: output file name (relative to the output folder) -> its ``sha256``,
             ``size`` and ``mtime_ns``.
         worker: the dask worker's address; worker_peak_rss_mb its peak resident memory.
@@ -81,6 +82,7 @@ class RecordEntry:
     input_size: int | None = None
     input_mtime_ns: int | None = None
     settings: str | None = None
+    reference: str | None = None
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     worker: str | None = None
     worker_peak_rss_mb: float | None = None

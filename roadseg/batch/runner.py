@@ -74,7 +74,9 @@ from roadseg.batch.task import (
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.inference.options import InferenceOptions
 from roadseg.log import get_logger
+from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.options import VectorOptions, check_threshold
+from roadseg.vector.reference import ReferenceSpec
 
 log = get_logger(__name__)
 
@@ -119,6 +121,8 @@ def run_batch(
     vector: VectorOptions | None = None,
     threshold: float | None = None,
     prob_cog: bool = False,
+    reference: ReferenceSpec | None = None,
+    conflate: ConflateOptions | None = None,
     scheduler: object | None = None,
     workers: int | None = None,
     memory_limit: str | int = "auto",
@@ -141,6 +145,10 @@ def run_batch(
             batch uses the same checkpoint; with ``device`` ``cuda`` tasks need a
             worker with the resource ``GPU``.
         vector: the tuning of the road lines (see :class:`roadseg.vector.VectorOptions`).
+        reference: a reference road network; each scene's GeoPackage gets a
+            ``missing_roads`` layer (see :mod:`roadseg.vector.conflate`), and the run
+            record names the reference.
+        conflate: how roads are matched to the reference.
         threshold: the road lines' threshold; default: the model's.
         prob_cog: also write each scene's probability raster.
         scheduler: ``None`` for a local cluster sized to the machine, a
@@ -172,6 +180,9 @@ def run_batch(
         raise InvalidParameterError("no scenes to process")
     inference = (inference or InferenceOptions()).validate()
     vector = (vector or VectorOptions()).validate()
+    conflate = (conflate or ConflateOptions()).validate()
+    if reference is not None:  # a bad reference stops the batch before any scene
+        reference.validate().check()
     if threshold is not None:
         check_threshold(threshold)
     device = inference.device
@@ -189,6 +200,8 @@ def run_batch(
         inference=replace(inference, model=model_path),
         vector=vector,
         threshold=threshold,
+        reference=reference,
+        conflate=conflate,
     )
     out.mkdir(parents=True, exist_ok=True)
     with BatchLock(out):
@@ -201,7 +214,10 @@ def run_batch(
             model=model_label,
             model_path=model_path,
             model_sha256=model_sha,
-            settings=settings_fingerprint(batch_settings(inference, vector, threshold, prob_cog)),
+            settings=settings_fingerprint(
+                batch_settings(inference, vector, threshold, prob_cog, reference, conflate)
+            ),
+            reference=None if reference is None else reference.label,
         )
         final: dict[str, RecordEntry] = {}
         todo = plan_scenes(scenes, ctx, template, prob_cog, overwrite, verify, final)

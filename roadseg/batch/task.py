@@ -24,7 +24,9 @@ from typing import Any
 from roadseg.batch.fingerprint import file_facts
 from roadseg.errors import DeviceError, RoadsegError
 from roadseg.inference.options import InferenceOptions
+from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.options import VectorOptions
+from roadseg.vector.reference import ReferenceSpec
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -48,6 +50,8 @@ class SceneTask:
             one model for all scenes).
         vector: the tuning of the road lines.
         threshold: the road lines' threshold, or ``None`` for the model's.
+        reference: a reference road network the roads are compared with, or ``None``.
+        conflate: how roads are matched to it.
         torch_threads: intra-op threads for torch on the worker, or ``None``.
         scheduler: passed to ``run_scene``: ``None`` runs the scene's block graph inside
             the worker; a scheduler address spreads it over the cluster.
@@ -61,6 +65,8 @@ class SceneTask:
     inference: InferenceOptions = field(default_factory=InferenceOptions)
     vector: VectorOptions = field(default_factory=VectorOptions)
     threshold: float | None = None
+    reference: ReferenceSpec | None = None
+    conflate: ConflateOptions = field(default_factory=ConflateOptions)
     torch_threads: int | None = None
     scheduler: str | None = None
     attempt: int = 1
@@ -188,6 +194,8 @@ def process_with_run_scene(task: SceneTask) -> SceneOutcome:
         inference=task.inference,
         vector=task.vector,
         threshold=task.threshold,
+        reference=task.reference,
+        conflate_options=task.conflate,
         scheduler=task.scheduler,
         overwrite=True,
         progress=False,

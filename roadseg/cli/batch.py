@@ -12,7 +12,9 @@ from roadseg.cli.options import (
     inference_options,
     model_option,
     pop_options,
+    pop_reference,
     progress_option,
+    reference_options,
     scheduler_option,
     threshold_option,
     vector_tuning_options,
@@ -83,6 +85,7 @@ from roadseg.cli.options import (
 @inference_options
 @threshold_option
 @vector_tuning_options
+@reference_options
 @progress_option
 def batch(
     inputs: tuple[str, ...],
@@ -121,6 +124,7 @@ def batch(
     scenes = collect_scenes(inputs, manifest=manifest, stac=stac, stac_asset=stac_asset)
     options.update(model=model, device=device.lower())
     inference = pop_options(InferenceOptions, options)
+    reference, conflate = pop_reference(options)
     summary = run_batch(
         scenes,
         out_dir,
@@ -128,6 +132,8 @@ def batch(
         vector=pop_options(VectorOptions, options),
         threshold=threshold,
         prob_cog=prob_cog,
+        reference=reference,
+        conflate=conflate,
         scheduler=scheduler,
         workers=workers,
         memory_limit=memory_limit,

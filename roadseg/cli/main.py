@@ -24,6 +24,7 @@ from roadseg.log import configure_logging
 # name -> "module:attribute"; a new command adds one line here.
 COMMANDS: dict[str, str] = {
     "batch": "roadseg.cli.batch:batch",
+    "conflate": "roadseg.cli.conflate:conflate",
     "evaluate": "roadseg.cli.evaluate:evaluate",
     "models": "roadseg.cli.models:models",
     "run": "roadseg.cli.run:run",

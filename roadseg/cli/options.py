@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -277,3 +278,95 @@ def accept_verbosity(command: click.Command) -> click.Command:
     command.callback = wrapped
     command._roadseg_verbosity = True  # type: ignore[attr-defined]
     return command
+
+
+def _names(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+    """Click callback: ``"track,path"`` to ``("track", "path")``."""
+    if value is None:
+        return None
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def reference_options(func: F) -> F:
+    """Add the options of the comparison with a reference network (``--reference`` and
+    its matching); :func:`pop_reference` turns them into the library's values."""
+    from roadseg.vector.conflate import ConflateOptions
+
+    default = field_defaults(ConflateOptions)
+    options = [
+        click.option(
+            "--reference",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            metavar="REF",
+            help="A reference road network: an OpenStreetMap extract (.osm.pbf, .osm, "
+            ".osm.bz2) or any line layer GDAL reads. Roads it lacks go to a "
+            "'missing_roads' layer.",
+        ),
+        click.option(
+            "--reference-layer", default=None, help="The reference's line layer, if it has several."
+        ),
+        click.option(
+            "--highway-keep",
+            callback=_names,
+            default=None,
+            metavar="CLASS,...",
+            help="Keep only these highway=* classes of the reference.",
+        ),
+        click.option(
+            "--highway-drop",
+            callback=_names,
+            default=None,
+            metavar="CLASS,...",
+            help="Drop these highway=* classes (default: proposed, construction, abandoned, "
+            "steps, platforms and the like).",
+        ),
+        click.option(
+            "--match-tolerance",
+            "tolerance_m",
+            type=click.FloatRange(min=0, min_open=True),
+            default=default["tolerance_m"],
+            show_default=True,
+            help="Metres: a reference road this close, in the same direction, is the same road.",
+        ),
+        click.option(
+            "--match-angle",
+            "max_angle_deg",
+            type=click.FloatRange(min=0, max=90, min_open=True),
+            default=default["max_angle_deg"],
+            show_default=True,
+            help="Degrees: the largest difference of direction of matched roads.",
+        ),
+        click.option(
+            "--missing-min-length",
+            "min_missing_m",
+            type=click.FloatRange(min=0, min_open=True),
+            default=default["min_missing_m"],
+            show_default=True,
+            help="Metres: the shortest unmatched stretch reported missing.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def pop_reference(values: dict[str, Any]) -> tuple[Any, Any]:
+    """Remove :func:`reference_options`' values from ``values``; the
+    :class:`~roadseg.vector.reference.ReferenceSpec` (``None`` without ``--reference``)
+    and the :class:`~roadseg.vector.conflate.ConflateOptions`."""
+    from roadseg.vector.conflate import ConflateOptions
+    from roadseg.vector.reference import DEFAULT_DROP, ReferenceSpec
+
+    options = pop_options(ConflateOptions, values)
+    path = values.pop("reference")
+    layer = values.pop("reference_layer")
+    keep, drop = values.pop("highway_keep"), values.pop("highway_drop")
+    if path is None:
+        if layer is not None or keep is not None or drop is not None:
+            raise click.UsageError("--reference-layer and --highway-* need --reference REF")
+        return None, options
+    if keep is not None and drop is not None:
+        raise click.UsageError("give --highway-keep or --highway-drop, not both")
+    spec = ReferenceSpec(Path(path), layer, keep or (), DEFAULT_DROP if drop is None else drop)
+    return spec, options

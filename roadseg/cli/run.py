@@ -14,7 +14,9 @@ from roadseg.cli.options import (
     model_option,
     overwrite_option,
     pop_options,
+    pop_reference,
     progress_option,
+    reference_options,
     scheduler_option,
     threshold_option,
     vector_tuning_options,
@@ -48,6 +50,7 @@ from roadseg.cli.options import (
 @scheduler_option
 @threshold_option
 @vector_tuning_options
+@reference_options
 @overwrite_option
 @progress_option
 def run(
@@ -65,6 +68,7 @@ def run(
       roadseg run scene.tif --out roads.gpkg --prob-out probs.tif --preview roads.png
       roadseg run scene.tif --prob-out probs.tif --tta --device cuda
       roadseg run plain.png --gsd 0.5 --out roads.gpkg
+      roadseg run scene.tif --out roads.gpkg --reference region.osm.pbf
     """
     from roadseg.inference import InferenceOptions
     from roadseg.log import get_logger, plural
@@ -72,6 +76,9 @@ def run(
     from roadseg.vector import VectorOptions
 
     vector = pop_options(VectorOptions, options)
+    reference, conflate_options = pop_reference(options)
+    if out is None and reference is not None:
+        raise click.UsageError("--reference compares the road lines; give --out roads.gpkg as well")
     if out is None:
         given = [name for name in VECTOR_FLAGS if _given(name)]
         if given:
@@ -85,6 +92,8 @@ def run(
         inference=pop_options(InferenceOptions, options),
         vector=vector if out is not None else None,
         preview=preview,
+        reference=reference,
+        conflate_options=conflate_options,
         **options,
     )
     log = get_logger("roadseg.cli.run")

@@ -22,8 +22,18 @@ GEOMETRY_COLUMN = "geom"
 GPKG_VERSION = "1.2"
 
 
-def write_geopackage(roads: gpd.GeoDataFrame, junctions: gpd.GeoDataFrame, path: Path) -> None:
-    """Write both layers (spatial index on, empty layers allowed) and the styles."""
+#: Layer metadata key naming the model that found the roads.
+MODEL_KEY = "ROADSEG_MODEL"
+
+
+def write_geopackage(
+    roads: gpd.GeoDataFrame,
+    junctions: gpd.GeoDataFrame,
+    path: Path,
+    model: str | None = None,
+) -> None:
+    """Write both layers (spatial index on, empty layers allowed) and the styles; the
+    ``roads`` layer's metadata names the ``model`` when it is known."""
     with warnings.catch_warnings():
         # A plain image's roads have no CRS on purpose; roadseg has said so already.
         warnings.filterwarnings("ignore", message=".*crs.*not provided", category=UserWarning)
@@ -44,5 +54,6 @@ def write_geopackage(roads: gpd.GeoDataFrame, junctions: gpd.GeoDataFrame, path:
                     "GEOMETRY_NAME": GEOMETRY_COLUMN,
                 },
                 dataset_options={"VERSION": GPKG_VERSION} if i == 0 else None,
+                layer_metadata={MODEL_KEY: model} if model and layer == ROADS_LAYER else None,
             )
     write_layer_styles(Path(path), geometry_column=GEOMETRY_COLUMN)

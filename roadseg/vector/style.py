@@ -106,10 +106,31 @@ _JUNCTIONS_SLD = """<?xml version="1.0" encoding="UTF-8"?>
 </StyledLayerDescriptor>
 """
 
+#: Roads missing from the reference map: thick magenta, drawn to stand out over the
+#: roads and the imagery.
+_MISSING_QML = (
+    _ROADS_QML.replace("255,140,0,255", "230,0,126,255")
+    .replace('value="0.8"', 'value="1.6"')
+    .replace(
+        "0.3 + 1.5 * coalesce(&quot;mean_prob&quot;, 0.5)",
+        "1.2 + 1.2 * coalesce(&quot;mean_prob&quot;, 0.5)",
+    )
+)
+_MISSING_SLD = """<?xml version="1.0" encoding="UTF-8"?>
+<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" xmlns:ogc="http://www.opengis.net/ogc" xmlns:se="http://www.opengis.net/se" version="1.1.0">
+  <NamedLayer><se:Name>missing_roads</se:Name><UserStyle><se:Name>missing_roads</se:Name><se:FeatureTypeStyle><se:Rule>
+    <se:Name>missing_roads</se:Name>
+    <se:LineSymbolizer><se:Stroke><se:SvgParameter name="stroke">#e6007e</se:SvgParameter>
+      <se:SvgParameter name="stroke-width">6</se:SvgParameter></se:Stroke></se:LineSymbolizer>
+  </se:Rule></se:FeatureTypeStyle></UserStyle></NamedLayer>
+</StyledLayerDescriptor>
+"""
+
 #: layer name -> (QML, SLD, description)
 STYLES: dict[str, tuple[str, str, str]] = {
     "roads": (_ROADS_QML, _ROADS_SLD, "Road centrelines, width by mean probability"),
     "junctions": (_JUNCTIONS_QML, _JUNCTIONS_SLD, "Road junctions, small grey dots"),
+    "missing_roads": (_MISSING_QML, _MISSING_SLD, "Roads missing from the reference, magenta"),
 }
 
 _CREATE = """CREATE TABLE IF NOT EXISTS layer_styles (
@@ -130,7 +151,7 @@ _CREATE = """CREATE TABLE IF NOT EXISTS layer_styles (
 
 
 def write_layer_styles(gpkg: Path, geometry_column: str = "geom") -> None:
-    """Add (or replace) the default style of the ``roads`` and ``junctions`` layers."""
+    """Add (or replace) the default style of each of roadseg's layers in ``gpkg``."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with sqlite3.connect(gpkg) as con:
         con.execute(_CREATE)
@@ -140,7 +161,10 @@ def write_layer_styles(gpkg: Path, geometry_column: str = "geom") -> None:
             "'layer_styles', '', ?)",
             (now,),
         )
+        present = {row[0] for row in con.execute("SELECT table_name FROM gpkg_contents")}
         for layer, (qml, sld, desc) in STYLES.items():
+            if layer not in present:
+                continue
             con.execute("DELETE FROM layer_styles WHERE f_table_name = ?", (layer,))
             con.execute(
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "

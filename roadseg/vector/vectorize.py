@@ -21,7 +21,7 @@ reads only small windows under candidate gap bridges and border continuations.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,16 @@ from roadseg.io.gdal import gdal_errors
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
 from roadseg.log import get_logger, plural
 from roadseg.raster.gsd import ground_sample_distance
-from roadseg.raster.probability import PROB_MAX, TAG_GSD, TAG_THRESHOLD
+from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_GSD, TAG_MODEL, TAG_THRESHOLD
+from roadseg.vector.conflate import ConflateOptions
+from roadseg.vector.footprint import valid_footprint
 from roadseg.vector.geometry import line_lengths_m, pixel_to_map
 from roadseg.vector.graph import RoadGraph
+from roadseg.vector.missing import MissingRoads, compare_with_reference, write_missing_layer
 from roadseg.vector.options import VectorOptions, check_threshold
 from roadseg.vector.output import write_geopackage
 from roadseg.vector.probe import distance_to_nodata, segment_support
+from roadseg.vector.reference import ReferenceSpec
 from roadseg.vector.repair import close_gaps, extend_to_border
 from roadseg.vector.schedule import block_windows, run_blocks
 from roadseg.vector.skeleton import MaskParams, block_pieces
@@ -59,7 +63,9 @@ from roadseg.vector.source import (
     GeoreferencedProbabilities,
     detect_encoding,
     open_probability,
+    read_stored,
 )
+from roadseg.vector.width import road_widths_px
 
 log = get_logger(__name__)
 
@@ -75,6 +81,7 @@ class RoadNetwork:
     crs: CRS | None
     threshold: float
     gsd_m: float
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class VectorResult:
     preview: Path | None = None
     n_blocks: int = 0
     options: VectorOptions = field(default_factory=VectorOptions)
+    missing: MissingRoads | None = None
 
 
 def _label(path: Path) -> str:
@@ -223,11 +231,25 @@ def extract_network(
     graph.drop_short_components(options.min_length_m / gsd)
     graph.merge_degree_two()
     graph.simplify(options.simplify_m / gsd)
-    return _to_network(graph, transform, crs, thr, gsd), len(windows)
+    with open_probability(path) as src:
+        widths = road_widths_px(
+            [edge.xy for edge in graph.edges.values()],
+            lambda window: read_stored(src, window, params.encoding),
+            lambda stored: (stored >= params.high) & (stored != PROB_NODATA),
+            (height, width),
+        )
+    width_px = dict(zip(graph.edges, widths, strict=True))
+    network = _to_network(graph, transform, crs, thr, gsd, width_px)
+    return replace(network, model=tags.get(TAG_MODEL)), len(windows)
 
 
 def _to_network(
-    graph: RoadGraph, transform: Any, crs: CRS | None, thr: float, gsd: float
+    graph: RoadGraph,
+    transform: Any,
+    crs: CRS | None,
+    thr: float,
+    gsd: float,
+    width_px: dict[Any, float],
 ) -> RoadNetwork:
     eids = sorted(graph.edges, key=lambda i: tuple(graph.edges[i].xy[0]))
     map_xy = [pixel_to_map(graph.edges[i].xy, transform) for i in eids]
@@ -248,6 +270,7 @@ def _to_network(
             "min_prob": np.array(
                 [round(graph.edges[i].prob_min, 4) for i in eids], dtype=np.float64
             ),
+            "width_m": np.round(np.array([width_px[i] for i in eids], dtype=np.float64) * gsd, 2),
         },
         geometry=gpd.GeoSeries(list(geoms), crs=crs),
     )
@@ -277,6 +300,8 @@ def vectorize(
     scheduler: Any = None,
     overwrite: bool = False,
     progress: bool = False,
+    reference: ReferenceSpec | None = None,
+    conflate_options: ConflateOptions | None = None,
 ) -> VectorResult:
     """Vectorise a road-probability raster into a noded road network in a GeoPackage.
 
@@ -297,6 +322,10 @@ def vectorize(
             ``distributed.Client``; the workers must see the raster's path.
         overwrite: replace an existing output (and preview).
         progress: show a progress bar over blocks.
+        reference: a reference road network (OpenStreetMap or any line layer); the
+            roads it lacks go to a ``missing_roads`` layer of ``out`` (see
+            :mod:`roadseg.vector.conflate`).
+        conflate_options: how roads are matched to the reference.
 
     Returns:
         A :class:`VectorResult` with counts and total length.
@@ -316,12 +345,25 @@ def vectorize(
         check_output_path(preview, overwrite)
     if scene is not None and not Path(scene).is_file():
         raise InputNotFoundError(f"{scene}: scene for the preview not found")
+    if reference is not None:
+        check_not_input(out, [reference.path])
+        reference.validate().check()
+        conflate_options = (conflate_options or ConflateOptions()).validate()
     with gdal_errors(reading=[prob_path, scene], writing=[out, preview]):
         network, n_blocks = extract_network(
             prediction, threshold=threshold, options=options, scheduler=scheduler, progress=progress
         )
+        missing = None
         with atomic_output(target, overwrite=overwrite) as tmp:
-            write_geopackage(network.roads, network.junctions, tmp)
+            write_geopackage(network.roads, network.junctions, tmp, model=network.model)
+            if reference is not None:
+                found = compare_with_reference(
+                    network.roads, reference, valid_footprint(prob_path), conflate_options
+                )
+                missing = write_missing_layer(
+                    tmp, found, reference, conflate_options, network.model
+                )
+                missing = replace(missing, path=target)
         preview_path = None
         if preview is not None:
             from roadseg.vector.preview import write_preview
@@ -344,6 +386,7 @@ def vectorize(
         preview=preview_path,
         n_blocks=n_blocks,
         options=options,
+        missing=missing,
     )
     log.info(
         "wrote %s: %s, %s, %.1f km",
