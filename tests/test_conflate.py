@@ -303,8 +303,9 @@ def test_batch_compares_every_scene_and_records_the_reference(tmp_path: Path) ->
     line = shapely.LineString([(499_000, 3_999_970), (503_000, 3_999_970)])
     gpd.GeoDataFrame({"highway": ["primary"]}, geometry=[line], crs=32633).to_file(ref)
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0")
-        as cluster,
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
         Client(cluster) as client,
     ):
 

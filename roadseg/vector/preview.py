@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,9 @@ from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
 #: The longest side of the preview, in pixels; the background read never exceeds
 #: (this)^2 pixels per band.
 MAX_PREVIEW_SIDE = 1600
+#: Colours of the roads and of the roads missing from a reference map (as in QGIS).
+ROAD_COLOUR = (255, 60, 0)
+MISSING_COLOUR = (230, 0, 126)
 
 
 def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | None]:
@@ -73,8 +77,10 @@ def write_preview(
     *,
     overwrite: bool = False,
     max_side: int = MAX_PREVIEW_SIDE,
+    highlight: Sequence[np.ndarray] = (),
 ) -> Path:
-    """Draw map-coordinate lines over ``background`` (a scene or probability raster)."""
+    """Draw map-coordinate lines over ``background`` (a scene or probability raster);
+    ``highlight`` lines (roads missing from a reference map) thicker, in magenta."""
     rgb, transform, bg_crs = _background(Path(background), max_side)
     to_bg = None
     if lines_crs is not None and bg_crs is not None and lines_crs != bg_crs:
@@ -83,14 +89,17 @@ def write_preview(
     draw = ImageDraw.Draw(img)
     inv = ~transform
     width = max(1, round(max(img.size) / 500))
-    for xy in lines:
-        xs, ys = xy[:, 0], xy[:, 1]
-        if to_bg is not None:
-            xs, ys = to_bg.transform(xs, ys)
-        cols, rows = inv @ (np.asarray(xs), np.asarray(ys))
-        draw.line(
-            list(zip(cols.tolist(), rows.tolist(), strict=True)), fill=(255, 60, 0), width=width
-        )
+    for group, colour, line_width in (
+        (lines, ROAD_COLOUR, width),
+        (highlight, MISSING_COLOUR, 2 * width + 1),
+    ):
+        for xy in group:
+            xs, ys = xy[:, 0], xy[:, 1]
+            if to_bg is not None:
+                xs, ys = to_bg.transform(xs, ys)
+            cols, rows = inv @ (np.asarray(xs), np.asarray(ys))
+            points = list(zip(cols.tolist(), rows.tolist(), strict=True))
+            draw.line(points, fill=colour, width=line_width)
     with atomic_output(out, overwrite=overwrite) as tmp:
         img.save(tmp, format="PNG")
     return Path(out)

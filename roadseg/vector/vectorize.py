@@ -353,7 +353,7 @@ def vectorize(
         network, n_blocks = extract_network(
             prediction, threshold=threshold, options=options, scheduler=scheduler, progress=progress
         )
-        missing = None
+        missing, highlight = None, []
         with atomic_output(target, overwrite=overwrite) as tmp:
             write_geopackage(network.roads, network.junctions, tmp, model=network.model)
             if reference is not None:
@@ -364,6 +364,7 @@ def vectorize(
                     tmp, found, reference, conflate_options, network.model
                 )
                 missing = replace(missing, path=target)
+                highlight = [shapely.get_coordinates(g) for g in found.missing.geometry]
         preview_path = None
         if preview is not None:
             from roadseg.vector.preview import write_preview
@@ -374,6 +375,7 @@ def vectorize(
                 Path(scene) if scene is not None else prob_path,
                 Path(preview),
                 overwrite=overwrite,
+                highlight=highlight,
             )
     total = float(network.roads["length_m"].sum()) if len(network.roads) else 0.0
     result = VectorResult(
