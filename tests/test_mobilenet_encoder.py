@@ -102,7 +102,7 @@ def test_mobilenetv2_computes_torchvisions_function(tmp_path: Path) -> None:
 def test_imagenet_weights_are_verified_and_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     model = build("resunet", **MOBILE)
     before = model.encoder.features[0][0].weight.clone()
-    stem_before = model.encoder.stem.body[0].weight.clone()
+    stem_before = model.encoder.stem[0].weight.clone()
     I.load_imagenet_encoder(model)
     state = torch.load(I.imagenet_weights_path(), weights_only=True)
     assert torch.equal(model.encoder.features[0][0].weight, state[I.FIRST_CONV])
@@ -110,7 +110,7 @@ def test_imagenet_weights_are_verified_and_loaded(monkeypatch: pytest.MonkeyPatc
         model.encoder.features[17].conv[2].weight, state["features.17.conv.2.weight"]
     )
     assert not torch.equal(before, model.encoder.features[0][0].weight)
-    assert torch.equal(stem_before, model.encoder.stem.body[0].weight)  # not ImageNet's
+    assert torch.equal(stem_before, model.encoder.stem[0].weight)  # not ImageNet's
 
 
 @needs_imagenet
@@ -156,8 +156,8 @@ def test_the_encoders_shapes_strides_and_cost() -> None:
     assert output_stride("resunet", MOBILE) == mobile.output_stride == 32
     assert output_stride("resunet", {"base_channels": 16}) == lite.output_stride == 8
     assert mobile.encoder.out_channels == (8, 16, 24, 32, 96, 320)
-    assert count_parameters(mobile) == 2_432_017
-    assert count_parameters(build("resunet", decoder_unit="conv", **MOBILE)) == 2_261_137
+    assert count_parameters(mobile) == 2_430_441
+    assert count_parameters(build("resunet", decoder_unit="conv", **MOBILE)) == 2_260_497
     # Early downsampling: less than half the arithmetic of the narrow ResUNet per pixel.
     assert flops_per_pixel(mobile) < 0.5 * flops_per_pixel(lite)
     with torch.no_grad():

@@ -24,6 +24,7 @@ class ResUNetDecoder(nn.Module):
         encoder_channels: widths of the encoder's features, shallowest first.
         decoder_channels: output width of each unit, deepest first (one per skip).
         unit: ``residual`` or ``conv``.
+        last_unit: the unit of the last (shallowest) stage, when not ``unit``.
     """
 
     def __init__(
@@ -31,6 +32,7 @@ class ResUNetDecoder(nn.Module):
         encoder_channels: Sequence[int],
         decoder_channels: Sequence[int],
         unit: str = "residual",
+        last_unit: str | None = None,
     ) -> None:
         super().__init__()
         if len(decoder_channels) != len(encoder_channels) - 1:
@@ -38,17 +40,17 @@ class ResUNetDecoder(nn.Module):
                 f"{len(encoder_channels)} encoder features need "
                 f"{len(encoder_channels) - 1} decoder widths, got {len(decoder_channels)}"
             )
-        try:
-            block = DECODER_UNITS[unit]
-        except KeyError:
-            raise UnknownNameError(
-                f"unknown decoder unit {unit!r}; choose one of {', '.join(DECODER_UNITS)}"
-            ) from None
+        for name in (unit, last_unit or unit):
+            if name not in DECODER_UNITS:
+                raise UnknownNameError(
+                    f"unknown decoder unit {name!r}; choose one of {', '.join(DECODER_UNITS)}"
+                )
         skips = list(encoder_channels[-2::-1])
         inputs = [encoder_channels[-1], *decoder_channels[:-1]]
+        units = [unit] * (len(skips) - 1) + [last_unit or unit]
         self.blocks = nn.ModuleList(
-            block(deep + skip, out)
-            for deep, skip, out in zip(inputs, skips, decoder_channels, strict=True)
+            DECODER_UNITS[kind](deep + skip, out)
+            for kind, deep, skip, out in zip(units, inputs, skips, decoder_channels, strict=True)
         )
         self.out_channels = int(decoder_channels[-1])
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from roadseg.errors import UnknownNameError
-from roadseg.models.blocks import ResidualBlock, ResidualStem
+from roadseg.models.blocks import ConvBNReLU, ResidualBlock, ResidualStem
 from roadseg.models.mobilenetv2 import SKIP_INDICES, mobilenetv2_features, skip_channels
 
 #: ImageNet's per-channel mean and standard deviation of RGB values in [0, 1].
@@ -60,11 +60,13 @@ class ResidualEncoder(Encoder):
 
 
 class MobileNetV2Encoder(Encoder):
-    """MobileNetV2's inverted residuals (Sandler et al. 2018) under a full-resolution
-    residual stem.
+    """MobileNetV2's inverted residuals (Sandler et al. 2018) beside a full-resolution stem.
 
-    The stem (ResUNet's first unit, ``base_channels`` wide) keeps the pixel-level detail
-    that MobileNetV2's stride-2 first convolution drops; ``features`` carries
+    The stem (one conv-BN-ReLU, ``base_channels`` wide) keeps the pixel-level detail
+    that MobileNetV2's stride-2 first convolution drops. It is one convolution, not a
+    residual unit: at full resolution every layer costs as much as the whole encoder's
+    deep stages, and a post-activation convolution fuses with its batch norm in ONNX
+    Runtime (``benchmarks/README.md``). ``features`` carries
     torchvision's parameter names, so ImageNet weights load into it
     (:func:`roadseg.models.imagenet.load_imagenet_encoder`).
 
@@ -81,7 +83,7 @@ class MobileNetV2Encoder(Encoder):
         self, in_channels: int, base_channels: int, imagenet_normalize: bool = True
     ) -> None:
         super().__init__()
-        self.stem = ResidualStem(in_channels, base_channels)
+        self.stem = ConvBNReLU(in_channels, base_channels)
         self.features = mobilenetv2_features(in_channels)
         self.out_channels = (base_channels, *skip_channels())
         self.imagenet_normalize = imagenet_normalize

@@ -39,8 +39,9 @@ class ResUNet(SegmentationModel):
     pre-activation residual units, the second and third downsampling by a stride-2
     convolution, and a residual bridge, also stride 2; the decoder has three stages of
     bilinear x2 upsampling, concatenation and a residual unit. With ``mobilenet_v2``
-    the encoder is MobileNetV2's inverted residuals (ImageNet-initialisable) under a
-    full-resolution residual stem, and the decoder climbs five stages from stride 32.
+    the encoder is MobileNetV2's inverted residuals (ImageNet-initialisable) beside a
+    full-resolution stem, and the decoder climbs five stages from stride 32, the last,
+    at full resolution, one conv-BN-ReLU.
 
     Args:
         in_channels: number of input bands.
@@ -79,7 +80,12 @@ class ResUNet(SegmentationModel):
             self.encoder = MobileNetV2Encoder(in_channels, base_channels, imagenet_normalize)
             widths = tuple(base_channels * m for m in MOBILENET_DECODER_WIDTHS)
         self.output_stride = self.encoder.output_stride
-        self.decoder = ResUNetDecoder(self.encoder.out_channels, widths, unit=decoder_unit)
+        # The full-resolution stage of the MobileNetV2 network is one conv-BN-ReLU, as its
+        # stem is (see MobileNetV2Encoder); the residual encoder keeps the article's.
+        last = "conv" if isinstance(self.encoder, MobileNetV2Encoder) else None
+        self.decoder = ResUNetDecoder(
+            self.encoder.out_channels, widths, unit=decoder_unit, last_unit=last
+        )
         self.head = nn.Conv2d(self.decoder.out_channels, num_classes, kernel_size=1)
 
     @staticmethod
