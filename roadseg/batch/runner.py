@@ -38,8 +38,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from roadseg.batch.cluster import batch_client, plan_local_cluster, task_resources
 from roadseg.batch.fingerprint import (
     matches_facts,
@@ -73,7 +71,7 @@ from roadseg.batch.task import (
 )
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.inference.options import InferenceOptions
-from roadseg.log import get_logger
+from roadseg.log import get_logger, progress_bar
 from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.options import VectorOptions, check_threshold
 from roadseg.vector.reference import ReferenceSpec
@@ -266,7 +264,7 @@ def _run_tasks(
 ) -> None:
     from distributed import as_completed
 
-    bar = tqdm(total=len(todo), unit="scene", disable=not progress, desc="batch")
+    bar = progress_bar(len(todo), "batch", "scene", enabled=progress)
 
     def conclude(task: SceneTask, attempt: AttemptResult) -> SceneTask | None:
         """Record an attempt; return the next attempt's task when it is to be retried."""

@@ -19,13 +19,14 @@ from roadseg import __version__
 from roadseg.cli.messages import to_cli
 from roadseg.cli.options import accept_verbosity, verbosity_options
 from roadseg.errors import RoadsegError
-from roadseg.log import configure_logging
+from roadseg.log import configure_logging, json_line, json_lines_enabled
 
 # name -> "module:attribute"; a new command adds one line here.
 COMMANDS: dict[str, str] = {
     "batch": "roadseg.cli.batch:batch",
     "conflate": "roadseg.cli.conflate:conflate",
     "evaluate": "roadseg.cli.evaluate:evaluate",
+    "export": "roadseg.cli.export:export",
     "models": "roadseg.cli.models:models",
     "run": "roadseg.cli.run:run",
     "train": "roadseg.cli.train:train",
@@ -56,7 +57,10 @@ class RoadsegGroup(click.Group):
             # The library names its parameters; the user typed the command's flags.
             name = ctx.invoked_subcommand
             command = self.get_command(ctx, name) if name else None
-            raise click.ClickException(to_cli(str(exc), command)) from None
+            message = to_cli(str(exc), command)
+            if json_lines_enabled():
+                click.echo(json_line("error", message=message, kind=type(exc).__name__), err=True)
+            raise click.ClickException(message) from None
         except Terminated:
             click.echo("Aborted: terminated (SIGTERM); no partial output was kept.", err=True)
             sys.exit(128 + signal.SIGTERM)
@@ -89,8 +93,16 @@ def _handle_sigterm() -> Any:
 @click.group(cls=RoadsegGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="roadseg")
 @verbosity_options
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="'json': messages, progress and errors as one JSON object a line on standard "
+    "error, for programs that run roadseg (see docs/qgis.md).",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+def cli(ctx: click.Context, verbose: int, quiet: int, log_format: str) -> None:
     """Extract road networks from aerial and satellite GeoTIFFs.
 
     \b
@@ -101,4 +113,4 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     verbosity = verbose - quiet
     ctx.ensure_object(dict)
     ctx.obj["verbosity"] = verbosity
-    configure_logging(verbosity)
+    configure_logging(verbosity, json_lines=log_format == "json")

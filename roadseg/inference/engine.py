@@ -135,6 +135,10 @@ def export_onnx(
     metadata: ModelMetadata,
     path: str | os.PathLike[str],
     digest: str,
+    *,
+    tile_size: int | None = None,
+    extra_metadata: dict[str, str] | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Export ``model`` (float32, on the CPU) to an ONNX file, atomically.
 
@@ -153,10 +157,13 @@ def export_onnx(
         {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
     )
     wrapper = _Probability(copy.eval()).eval()
-    side = 8 * int(getattr(model, "output_stride", 1))
+    stride = int(getattr(model, "output_stride", 1))
+    side = tile_size or 8 * stride
     example = torch.rand((1, metadata.in_channels, side, side))
     buffer = io.BytesIO()
-    dynamic = {0: "batch", 2: "height", 3: "width"}
+    # A fixed tile size (for other programs, which read it off the input) keeps only the
+    # batch dynamic.
+    dynamic = {0: "batch"} if tile_size else {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         # The TorchScript exporter is deprecated in favour of torch.export, which needs
         # onnxscript; this one needs nothing more and handles the dynamic sizes.
@@ -179,11 +186,12 @@ def export_onnx(
         "architecture": metadata.architecture,
         "input": "image: (N, C, H, W) float32 in [0, 1], bands "
         + ",".join(metadata.band_names)
-        + f"; H, W multiples of {side // 8}",
+        + (f"; H = W = {tile_size}" if tile_size else f"; H, W multiples of {stride}"),
         "output": "probability: (N, 1, H, W) float32, road probability",
         "normalization": json.dumps(metadata.normalization, sort_keys=True),
         "gsd_m": f"{metadata.gsd_m:g}",
         "threshold": f"{metadata.threshold:g}",
+        **(extra_metadata or {}),
     }
     for key, value in props.items():
         entry = proto.metadata_props.add()
@@ -192,7 +200,7 @@ def export_onnx(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Atomic: another process exporting the same weights at once writes the same bytes.
-    with atomic_output(target, overwrite=True) as tmp:
+    with atomic_output(target, overwrite=overwrite) as tmp:
         tmp.write_bytes(proto.SerializeToString())
     return target
 

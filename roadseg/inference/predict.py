@@ -14,7 +14,6 @@ import rasterio
 import torch
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
-from tqdm.auto import tqdm
 
 from roadseg import __version__
 from roadseg.cluster import check_scheduler
@@ -37,7 +36,7 @@ from roadseg.io.atomic import (
     temporary_sibling,
 )
 from roadseg.io.gdal import gdal_errors
-from roadseg.log import get_logger, plural
+from roadseg.log import get_logger, plural, progress_bar
 from roadseg.models import output_stride, read_metadata, resolve_model
 from roadseg.raster import probability as P
 from roadseg.raster.normalize import STATS_WINDOW, STATS_WINDOWED_PIXELS, STATS_WINDOWS
@@ -282,9 +281,7 @@ def _predict(
         try:
             with (
                 ProbabilityWriter(raw, grid, layout, tags) as writer,
-                tqdm(
-                    total=layout.n_blocks, unit="block", disable=not progress, desc="roadseg run"
-                ) as bar,
+                progress_bar(layout.n_blocks, "roadseg run", "block", enabled=progress) as bar,
             ):
 
                 def on_result(result: Any) -> None:

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from roadseg.data import CropSampler, LabelledImage, load_source
 from roadseg.device import resolve_device
@@ -40,7 +39,7 @@ from roadseg.errors import InvalidParameterError, OutputExistsError
 from roadseg.evaluation.endtoend import SceneCase, at_threshold, best_threshold, score_scenes
 from roadseg.evaluation.runner import evaluate_images, summarise
 from roadseg.inference.predictor import clear_model_cache
-from roadseg.log import get_logger
+from roadseg.log import get_logger, progress_bar
 from roadseg.models import ModelMetadata, load, save_checkpoint
 from roadseg.models.base import SegmentationModel
 from roadseg.training.config import TrainConfig
@@ -272,9 +271,7 @@ class _Run:
         eval_seconds = 0.0
         losses: list[float] = []
         last_meta = self.metadata(0.5, {}, self.elapsed_before)
-        progress = tqdm(
-            total=cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True
-        )
+        progress = progress_bar(cfg.steps, "train", "step", initial=self.step)
         stop = self.step >= cfg.steps
         while not stop:
             losses.append(self.train_step())

@@ -8,9 +8,9 @@ from typing import Any
 import dask
 from dask.callbacks import Callback
 from rasterio.windows import Window, subdivide
-from tqdm.auto import tqdm
 
 from roadseg.cluster import connected
+from roadseg.log import progress_bar
 from roadseg.vector.skeleton import Piece
 
 
@@ -22,7 +22,7 @@ def block_windows(width: int, height: int, block_size: int) -> Iterator[Window]:
 class _TqdmCallback(Callback):
     """Advance a tqdm bar each time a block task of the local scheduler finishes."""
 
-    def __init__(self, bar: tqdm, prefix: str) -> None:
+    def __init__(self, bar: Any, prefix: str) -> None:
         super().__init__()
         self._bar, self._prefix = bar, prefix
 
@@ -33,7 +33,7 @@ class _TqdmCallback(Callback):
 
 
 def run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[Piece]]:
-    bar = tqdm(total=len(tasks), desc="vectorize", unit="block", disable=not progress)
+    bar = progress_bar(len(tasks), "vectorize", "block", enabled=progress)
     try:
         if scheduler is None:
             with _TqdmCallback(bar, "block_pieces"):
@@ -46,7 +46,7 @@ def run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[Pi
         bar.close()
 
 
-def _run_distributed(client: Any, tasks: list[Any], bar: tqdm, as_completed: Any) -> list[Any]:
+def _run_distributed(client: Any, tasks: list[Any], bar: Any, as_completed: Any) -> list[Any]:
     futures = client.compute(tasks)
     index = {f.key: i for i, f in enumerate(futures)}
     out: list[Any] = [None] * len(futures)

@@ -1,0 +1,39 @@
+"""``roadseg export``: a checkpoint as an ONNX model, for roadseg or for Deepness in QGIS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from roadseg.cli.options import model_option, overwrite_option
+
+
+@click.command()
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@model_option
+@click.option(
+    "--deepness",
+    is_flag=True,
+    help="For the QGIS plugin Deepness: a fixed square tile, its metadata and its "
+    "standardisation (see docs/qgis.md).",
+)
+@click.option(
+    "--tile-size",
+    type=click.IntRange(min=32),
+    default=512,
+    show_default=True,
+    help="With --deepness: the tile side, a multiple of the model's output stride.",
+)
+@overwrite_option
+def export(out: Path, model: str | None, deepness: bool, tile_size: int, overwrite: bool) -> None:
+    """Write a model as ONNX (OUT, .onnx): probabilities out, the sigmoid inside.
+
+    \b
+    Example:
+      roadseg export roads.onnx --deepness
+    """
+    from roadseg.inference.deepness import export_model
+
+    path = export_model(out, model, deepness=deepness, tile_size=tile_size, overwrite=overwrite)
+    click.echo(f"{path}: ONNX model{' for Deepness' if deepness else ''}")
