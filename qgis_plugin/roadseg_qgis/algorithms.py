@@ -7,6 +7,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -31,6 +32,21 @@ REFERENCE_FILTER = (
     "Road networks (*.osm.pbf *.pbf *.osm *.osm.bz2 *.gpkg *.geojson *.json *.fgb "
     "*.parquet *.shp);;All files (*)"
 )
+
+
+class LoadStoredStyle(QgsProcessingLayerPostProcessorInterface):
+    """Applies the style stored in the GeoPackage (its layer_styles table) to a layer
+    that Processing loads: Processing itself opens outputs without their default style."""
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        message, loaded = layer.loadDefaultStyle()
+        if not loaded:
+            feedback.pushWarning(f"{layer.name()}: no stored style ({message})")
+        layer.triggerRepaint()
+
+
+#: Post-processors must outlive the algorithm run that registers them.
+_POST_PROCESSORS: list[LoadStoredStyle] = []
 
 
 def raster_path(layer) -> str:
@@ -85,6 +101,9 @@ class _RoadsegAlgorithm(QgsProcessingAlgorithm):
         applies each layer's default style from the file's layer_styles table."""
         for name in layers:
             details = QgsProcessingContext.LayerDetails(name, QgsProject.instance(), name)
+            processor = LoadStoredStyle()
+            _POST_PROCESSORS.append(processor)
+            details.setPostProcessor(processor)
             context.addLayerToLoadOnCompletion(f"{gpkg}|layername={name}", details)
 
 
