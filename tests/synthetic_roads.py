@@ -44,7 +44,6 @@ def write_prob_raster(
     Probability falls off with distance from the centreline: 0.95 on it, 0 beyond
     twice the half width, 0.5 at the half width.
     """
-    crs, transform = grid
     h, w = shape
     dist = np.full(shape, np.inf, dtype=np.float32)
     if lines_px:
@@ -60,7 +59,20 @@ def write_prob_raster(
     valid = np.ones(shape, bool)
     if nodata_rows is not None:
         valid[nodata_rows] = False
-    stored = encode_probability(prob, valid)
+    return save_probabilities(path, prob, grid, valid, threshold)
+
+
+def save_probabilities(
+    path: Path,
+    prob: np.ndarray,
+    grid: tuple[str, Affine] = UTM,
+    valid: np.ndarray | None = None,
+    threshold: float | None = 0.5,
+) -> Path:
+    """Write probabilities in 0-1 as roadseg's probability raster (uint8, 255 = no data)."""
+    crs, transform = grid
+    h, w = prob.shape
+    stored = encode_probability(prob, np.ones(prob.shape, bool) if valid is None else valid)
     profile = dict(
         driver="GTiff",
         width=w,

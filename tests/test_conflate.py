@@ -232,32 +232,12 @@ def test_conflate_command_and_run_refuse_bad_references_before_any_work(tmp_path
     vectorize(prob, tmp_path / "roads.gpkg")
     ref = _map_of(prob, tmp_path, [0])
     runner = CliRunner()
-    ok = runner.invoke(
-        cli,
-        [
-            "conflate",
-            str(tmp_path / "roads.gpkg"),
-            "--reference",
-            str(ref),
-            "--out",
-            str(tmp_path / "missing.gpkg"),
-            "--footprint",
-            str(prob),
-        ],
-    )
+    conflate_args = ["conflate", str(tmp_path / "roads.gpkg"), "--reference", str(ref)]
+    conflate_args += ["--out", str(tmp_path / "missing.gpkg")]
+    ok = runner.invoke(cli, [*conflate_args, "--footprint", str(prob)])
     assert ok.exit_code == 0, ok.output
     assert "4 road(s) missing from map.geojson" in ok.output  # two roads, cut at junctions
-    again = runner.invoke(
-        cli,
-        [
-            "conflate",
-            str(tmp_path / "roads.gpkg"),
-            "--reference",
-            str(ref),
-            "--out",
-            str(tmp_path / "missing.gpkg"),
-        ],
-    )
+    again = runner.invoke(cli, conflate_args)
     assert again.exit_code != 0 and "exists" in again.output
     bad = runner.invoke(
         cli,

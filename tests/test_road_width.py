@@ -7,11 +7,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
-import rasterio
 import shapely
-from synthetic_roads import UTM
+from synthetic_roads import UTM, save_probabilities
 
-from roadseg.raster.probability import TAG_THRESHOLD, encode_probability
 from roadseg.vector import vectorize
 from roadseg.vector.width import road_widths_px
 
@@ -25,22 +23,7 @@ def _write_roads(path: Path, roads: list[tuple[list[tuple[float, float]], float]
     for line, width in roads:
         near = shapely.distance(points, shapely.linestrings(line)) <= width / 2
         prob[near] = 0.9
-    crs, transform = UTM
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=w,
-        height=h,
-        count=1,
-        dtype="uint8",
-        crs=crs,
-        transform=transform,
-        nodata=255,
-    ) as dst:
-        dst.write(encode_probability(prob.reshape(shape), np.ones(shape, bool)), 1)
-        dst.update_tags(**{TAG_THRESHOLD: "0.5"})
-    return path
+    return save_probabilities(path, prob.reshape(shape), UTM)
 
 
 def test_known_widths_straight_diagonal_and_through_a_junction(tmp_path: Path) -> None:

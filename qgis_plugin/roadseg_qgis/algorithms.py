@@ -96,6 +96,35 @@ class _RoadsegAlgorithm(QgsProcessingAlgorithm):
         except RoadsegFailedError as exc:
             raise QgsProcessingException(str(exc)) from None
 
+    def add_line_parameters(self, threshold_label: str) -> None:
+        """The threshold and the road lines' options, as the CLI's."""
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "THRESHOLD",
+                threshold_label,
+                QgsProcessingParameterNumber.Double,
+                None,
+                optional=True,
+                minValue=0.01,
+                maxValue=0.99,
+            )
+        )
+        for key, _, label, default in LINE_OPTIONS:
+            self.addParameter(
+                QgsProcessingParameterNumber(
+                    key, label, QgsProcessingParameterNumber.Double, default, minValue=0.0
+                )
+            )
+
+    def line_arguments(self, parameters, context) -> list[str]:
+        """The command-line flags of :meth:`add_line_parameters`' values."""
+        args = []
+        if parameters.get("THRESHOLD") not in (None, ""):
+            args += ["--threshold", str(self.parameterAsDouble(parameters, "THRESHOLD", context))]
+        for key, flag, _, _ in LINE_OPTIONS:
+            args += [flag, str(self.parameterAsDouble(parameters, key, context))]
+        return args
+
     def load_layers(self, context: QgsProcessingContext, gpkg: str, layers: list[str]) -> None:
         """Add the GeoPackage's layers to the project when the algorithm ends; QGIS
         applies each layer's default style from the file's layer_styles table."""
@@ -137,17 +166,6 @@ class ExtractRoads(_RoadsegAlgorithm):
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", DEVICES, defaultValue=0))
         self.addParameter(
             QgsProcessingParameterNumber(
-                "THRESHOLD",
-                "Threshold (empty: the model's)",
-                QgsProcessingParameterNumber.Double,
-                None,
-                optional=True,
-                minValue=0.01,
-                maxValue=0.99,
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterNumber(
                 "TILE_SIZE",
                 "Tile size (px)",
                 QgsProcessingParameterNumber.Integer,
@@ -155,12 +173,7 @@ class ExtractRoads(_RoadsegAlgorithm):
                 minValue=16,
             )
         )
-        for key, _, label, default in LINE_OPTIONS:
-            self.addParameter(
-                QgsProcessingParameterNumber(
-                    key, label, QgsProcessingParameterNumber.Double, default, minValue=0.0
-                )
-            )
+        self.add_line_parameters("Threshold (empty: the model's)")
         self.addParameter(
             QgsProcessingParameterFile(
                 "REFERENCE",
@@ -193,11 +206,8 @@ class ExtractRoads(_RoadsegAlgorithm):
         if model:
             args += ["--model", model]
         args += ["--device", DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]]
-        if parameters.get("THRESHOLD") not in (None, ""):
-            args += ["--threshold", str(self.parameterAsDouble(parameters, "THRESHOLD", context))]
         args += ["--tile-size", str(self.parameterAsInt(parameters, "TILE_SIZE", context))]
-        for key, flag, _, _ in LINE_OPTIONS:
-            args += [flag, str(self.parameterAsDouble(parameters, key, context))]
+        args += self.line_arguments(parameters, context)
         reference = self.parameterAsFile(parameters, "REFERENCE", context)
         if reference:
             args += ["--reference", reference]
@@ -226,23 +236,7 @@ class VectorizeProbabilities(_RoadsegAlgorithm):
         self.addParameter(
             QgsProcessingParameterRasterLayer(self.INPUT, "Probability raster or road mask")
         )
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "THRESHOLD",
-                "Threshold (empty: the raster's)",
-                QgsProcessingParameterNumber.Double,
-                None,
-                optional=True,
-                minValue=0.01,
-                maxValue=0.99,
-            )
-        )
-        for key, _, label, default in LINE_OPTIONS:
-            self.addParameter(
-                QgsProcessingParameterNumber(
-                    key, label, QgsProcessingParameterNumber.Double, default, minValue=0.0
-                )
-            )
+        self.add_line_parameters("Threshold (empty: the raster's)")
         self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT, "Roads", GPKG_FILTER))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -251,10 +245,7 @@ class VectorizeProbabilities(_RoadsegAlgorithm):
             raise QgsProcessingException("no probability raster: choose a raster layer or file")
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         args = ["vectorize", raster_path(layer), "--out", out, "--overwrite", "--progress"]
-        if parameters.get("THRESHOLD") not in (None, ""):
-            args += ["--threshold", str(self.parameterAsDouble(parameters, "THRESHOLD", context))]
-        for key, flag, _, _ in LINE_OPTIONS:
-            args += [flag, str(self.parameterAsDouble(parameters, key, context))]
+        args += self.line_arguments(parameters, context)
         self.run_command(args, feedback)
         self.load_layers(context, out, ["roads", "junctions"])
         return {self.OUTPUT: out}
