@@ -72,6 +72,29 @@ def _raster(name: str, array: np.ndarray, **profile: object) -> Callable[[Path],
     return make
 
 
+def _lines(
+    name: str, geometry: str = "line", crs: str | None = "EPSG:32633"
+) -> Callable[[Path], None]:
+    """A one-feature GeoPackage layer near the scene: a line, or a polygon."""
+
+    def make(folder: Path) -> None:
+        import geopandas as gpd
+        import pyogrio
+        import shapely
+
+        shape = shapely.LineString([(500000, 4099968), (500064, 4099968)])
+        if geometry == "polygon":
+            shape = shape.buffer(3)
+        frame = gpd.GeoDataFrame({"highway": ["track"]}, geometry=[shape], crs=crs)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 'crs was not provided': on purpose
+            pyogrio.write_dataframe(frame, folder / name)
+
+    return make
+
+
 def _mkdir(name: str) -> Callable[[Path], None]:
     return lambda folder: (folder / name).mkdir()
 
@@ -130,6 +153,12 @@ CASES: dict[str, Case] = {
     "evaluate-one-file": Case("evaluate with one file", ["evaluate", "scene.tif"], "expected two files", model=False),
     "evaluate-out-is-input": Case("evaluate --out naming an input", ["evaluate", "scene.tif", "t.geojson", "-o", "scene.tif", "--overwrite"], "is the input", _file("t.geojson", b'{"type": "FeatureCollection", "features": []}'), model=False),
     "evaluate-nothing": Case("evaluate with nothing to evaluate", ["evaluate"], "nothing to evaluate", model=False),
+    "reference-missing": Case("--reference that does not exist", [*RUN, "scene.tif", "--out", "r.gpkg", "--reference", "none.osm.pbf"], "reference network not found"),
+    "reference-not-vector": Case("--reference that GDAL cannot read", [*RUN, "scene.tif", "--out", "r.gpkg", "--reference", "ref.gpkg"], "not a vector file GDAL can read", _file("ref.gpkg", b"hello")),
+    "reference-no-lines": Case("--reference without a line layer", [*RUN, "scene.tif", "--out", "r.gpkg", "--reference", "areas.gpkg"], "no line layer", _lines("areas.gpkg", "polygon")),
+    "reference-no-crs": Case("--reference whose layer has no CRS", [*RUN, "scene.tif", "--out", "r.gpkg", "--reference", "nocrs.gpkg"], "has no CRS", _lines("nocrs.gpkg", crs=None)),
+    "reference-without-out": Case("--reference without --out", [*RUN, "scene.tif", "--prob-out", "p.tif", "--reference", "ref.gpkg"], "give --out", _lines("ref.gpkg")),
+    "conflate-not-roads": Case("conflate on a GeoPackage without roads", ["conflate", "ref.gpkg", "--reference", "ref.gpkg", "--out", "m.gpkg"], "no 'roads' layer", _lines("ref.gpkg"), model=False),
 }  # fmt: skip
 
 
