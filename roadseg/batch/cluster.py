@@ -19,10 +19,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import dask
+
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.log import get_logger, plural
 
 log = get_logger(__name__)
+#: The environment variable of dask's "temporary-directory" setting.
+DASK_TEMPORARY_DIRECTORY = "DASK_TEMPORARY_DIRECTORY"
 
 
 @dataclass(frozen=True)
@@ -120,21 +124,33 @@ def batch_client(
     )
     # Workers' scratch space (spill files, dask-scratch-space/global.lock) goes in a
     # private temporary folder, never in the current folder or the output folder.
+    # Dask's own default for it (the temporary folder) is set to the same folder too,
+    # for this process and, through the environment, for the worker processes: their
+    # nannies would otherwise leave a dask-scratch-space there when a batch fails.
     scratch = tempfile.mkdtemp(prefix="roadseg-dask-")
-    cluster = LocalCluster(
-        local_directory=scratch,
-        n_workers=plan.n_workers,
-        threads_per_worker=1,
-        processes=True,
-        memory_limit=plan.memory_limit,
-        resources=plan.resources,
-        dashboard_address=":0",
-    )
-    client = Client(cluster)
-    log.info("dask dashboard: %s", client.dashboard_link)
+    previous = os.environ.get(DASK_TEMPORARY_DIRECTORY)
+    os.environ[DASK_TEMPORARY_DIRECTORY] = scratch
     try:
-        yield client
+        with dask.config.set({"temporary-directory": scratch}):
+            cluster = LocalCluster(
+                local_directory=scratch,
+                n_workers=plan.n_workers,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=plan.memory_limit,
+                resources=plan.resources,
+                dashboard_address=":0",
+            )
+            client = Client(cluster)
+            log.info("dask dashboard: %s", client.dashboard_link)
+            try:
+                yield client
+            finally:
+                client.close()
+                cluster.close()
     finally:
-        client.close()
-        cluster.close()
+        if previous is None:
+            os.environ.pop(DASK_TEMPORARY_DIRECTORY, None)
+        else:
+            os.environ[DASK_TEMPORARY_DIRECTORY] = previous
         shutil.rmtree(scratch, ignore_errors=True)

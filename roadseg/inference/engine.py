@@ -216,6 +216,8 @@ class OnnxEngine:
     def __init__(self, path: str | os.PathLike[str], threads: int, stride: int = 1) -> None:
         import onnxruntime as ort
 
+        ort.disable_telemetry_events()  # as well as roadseg/__init__.py's variable
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
