@@ -14,12 +14,13 @@ from roadseg.data import CropSampler, load_source, parse_source_spec
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
 from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.evaluation.runner import evaluate_images
-from roadseg.inference.blocks import BlockJob, prepare_scene, read_block
+from roadseg.inference.blocks import BlockJob, read_block
 from roadseg.inference.grid_predict import predict_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import run_model
 from roadseg.models import build
 from roadseg.models.metadata import DEFAULT_NORMALIZATION
+from roadseg.raster.prepare import prepare_scene
 from roadseg.raster.windows import array_slices
 
 

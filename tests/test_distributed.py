@@ -11,12 +11,13 @@ from inference_helpers import resunet_checkpoint, textured, write_scene
 
 from roadseg.errors import InvalidParameterError
 from roadseg.inference import InferenceOptions, predict_scene
-from roadseg.inference.blocks import BlockJob, SceneSpec
-from roadseg.inference.grid import working_grid
+from roadseg.inference.blocks import BlockJob
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec
 from roadseg.inference.schedule import block_graph
+from roadseg.raster.grid import working_grid
 from roadseg.raster.normalize import BandStats
+from roadseg.raster.prepare import SceneSpec
 from roadseg.raster.scene import describe_scene
 
 

@@ -18,7 +18,7 @@ from rasterio.enums import Resampling
 from roadseg.cli.main import cli
 from roadseg.errors import InvalidInputError
 from roadseg.inference import InferenceOptions
-from roadseg.inference.grid import working_grid
+from roadseg.raster.grid import working_grid
 from roadseg.raster.scene import describe_scene
 
 FAST = ["--device", "cpu", "--no-progress", "--tile-size", "64", "--overlap", "16"]
@@ -171,17 +171,17 @@ def test_a_plain_image_output_is_y_up_so_qgis_shows_it_the_right_way_up(tmp_path
 def test_the_statistics_read_is_announced_before_it_starts(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import roadseg.inference.blocks as blocks
     import roadseg.inference.predict as predict
+    import roadseg.raster.prepare as prepare
 
     seen: list[str] = []
-    real = blocks.scene_band_stats
+    real = prepare.scene_band_stats
 
     def spy(*args, **kwargs):
         seen.append(caplog.text)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(blocks, "scene_band_stats", spy)
+    monkeypatch.setattr(prepare, "scene_band_stats", spy)
     monkeypatch.setattr(predict, "STATS_WINDOWED_PIXELS", 100)  # this scene is "huge"
     model = local_checkpoint(tmp_path / "m.safetensors")
     scene = write_scene(tmp_path / "s.tif", textured(64, 64))

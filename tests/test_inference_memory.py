@@ -19,16 +19,16 @@ from roadseg.inference.blocks import (
     BlockJob,
     blend_block,
     infer_block,
-    prepare_scene,
     process_block,
     read_block,
 )
-from roadseg.inference.buffers import Workspace, WorkspacePool, thread_workspace
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec
-from roadseg.inference.reader import RawWindow, model_input, model_input_into, read_window
 from roadseg.inference.schedule import run_local
+from roadseg.raster.buffers import Workspace, WorkspacePool, thread_workspace
 from roadseg.raster.normalize import BandStats
+from roadseg.raster.prepare import prepare_scene
+from roadseg.raster.reader import RawWindow, model_input, model_input_into, read_window
 
 TESTS_DIR = Path(__file__).resolve().parent
 

@@ -14,15 +14,14 @@ from rasterio.windows import Window
 
 from roadseg.inference.blocks import (
     BlockJob,
-    SceneSpec,
     blend_block,
     infer_block_with,
-    prepare_scene,
     read_block,
 )
-from roadseg.inference.buffers import Workspace
 from roadseg.inference.layout import Layout
-from roadseg.inference.reader import read_window_raw
+from roadseg.raster.buffers import Workspace
+from roadseg.raster.prepare import SceneSpec, prepare_scene
+from roadseg.raster.reader import read_window_raw
 
 
 def _spec(tmp_path: Path, georeferenced: bool) -> SceneSpec:

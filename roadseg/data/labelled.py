@@ -1,11 +1,11 @@
 """Labelled images read exactly as ``roadseg run`` reads a scene.
 
 Every image goes through :func:`roadseg.raster.scene.describe_scene` (bands, GSD),
-:func:`roadseg.inference.grid.working_grid` (the footprint at the model's GSD),
+:func:`roadseg.raster.grid.working_grid` (the footprint at the model's GSD),
 :func:`roadseg.raster.normalize.scene_band_stats` (per-scene statistics) and
-:func:`roadseg.inference.reader.read_raw` (the resampled read), the functions the
+:func:`roadseg.raster.reader.read_raw` (the resampled read), the functions the
 inference pipeline runs. A crop's model input is then
-:func:`roadseg.inference.reader.model_input` of the cached raw values, which is what
+:func:`roadseg.raster.reader.model_input` of the cached raw values, which is what
 ``roadseg run`` computes for the same working-grid pixels.
 
 Labels are put on the same grid: road vectors are rasterised onto the grid's transform
@@ -29,12 +29,12 @@ from roadseg.data.cache import ArrayCache
 from roadseg.data.discover import find_pairs, find_scenes
 from roadseg.data.spec import SourceSpec
 from roadseg.errors import InputNotFoundError, InvalidInputError
-from roadseg.inference.blocks import SceneSpec, prepare_scene
-from roadseg.inference.grid import WorkingGrid
-from roadseg.inference.reader import RawWindow, model_input, read_raw
 from roadseg.log import get_logger
+from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.normalize import BandStats
+from roadseg.raster.prepare import SceneSpec, prepare_scene
 from roadseg.raster.rasterize import rasterize_roads, read_roads
+from roadseg.raster.reader import RawWindow, model_input, read_raw
 from roadseg.raster.scene import open_dataset
 
 log = get_logger(__name__)

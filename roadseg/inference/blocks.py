@@ -7,13 +7,10 @@ small frozen descriptions (paths, windows, statistics) and return numpy arrays.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import rasterio
@@ -23,39 +20,23 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, WindowError
 from rasterio.windows import Window
 
-from roadseg.inference.buffers import Workspace, thread_workspace
 from roadseg.inference.engine import FORWARD_LOCK
-from roadseg.inference.grid import WorkingGrid, working_grid
 from roadseg.inference.layout import Layout, weight_window
 from roadseg.inference.predictor import ModelSpec, get_predictor
-from roadseg.inference.reader import (
+from roadseg.raster.buffers import Workspace, thread_workspace
+from roadseg.raster.prepare import SceneSpec
+from roadseg.raster.reader import (
     RawWindow,
     WindowData,
     model_input_into,
     read_window,
     read_window_raw,
 )
-from roadseg.raster.normalize import BandStats, scene_band_stats
-from roadseg.raster.scene import SceneInfo, describe_scene, open_dataset
+from roadseg.raster.scene import open_dataset
 from roadseg.raster.windows import array_slices, relative
 
 #: Megabytes of GDAL block cache in each process (GDAL's default grows with RAM).
 GDAL_CACHE_MB = 64
-
-
-@dataclass(frozen=True)
-class SceneSpec:
-    """What a task needs to read the scene: its path, grid, bands and statistics.
-
-    ``nodata`` is an extra no-data value (all bands equal to it), for files that do not
-    declare theirs.
-    """
-
-    path: str
-    grid: WorkingGrid
-    bands: tuple[int, ...]
-    stats: BandStats
-    nodata: float | None = None
 
 
 @dataclass(frozen=True)
@@ -129,42 +110,6 @@ class BlockResult:
     transform: Affine | None = None
     crs: CRS | None = None
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
-
-
-def prepare_scene(
-    path: str | os.PathLike[str],
-    *,
-    in_channels: int,
-    model_gsd_m: float,
-    normalization: dict[str, Any] | None,
-    bands: Sequence[int] | None = None,
-    gsd: float | None = None,
-    nodata: float | None = None,
-    quiet: bool = False,
-) -> tuple[SceneInfo, SceneSpec]:
-    """Check a scene and work out how the model reads it: bands, working grid, statistics.
-
-    ``roadseg run`` and training both call this, so they read a scene identically.
-
-    Args:
-        path: the raster.
-        in_channels: bands the model takes.
-        model_gsd_m: the model's ground sample distance.
-        normalization: the model's normalisation.
-        bands: 1-based bands; ``None`` picks them.
-        gsd: declared ground sample distance of the scene.
-        nodata: extra no-data value (all bands equal to it).
-        quiet: do not warn about a plain image.
-    """
-    info = describe_scene(
-        path, in_channels=in_channels, bands=bands, gsd=gsd, default_gsd=model_gsd_m, quiet=quiet
-    )
-    grid = working_grid(info, model_gsd_m)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with open_dataset(path) as src:
-            stats = scene_band_stats(src, info.bands, normalization, nodata=nodata)
-    return info, SceneSpec(str(Path(path).resolve()), grid, info.bands, stats, nodata)
 
 
 @contextlib.contextmanager

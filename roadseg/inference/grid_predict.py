@@ -13,9 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from roadseg.inference.blocks import BlockJob, SceneSpec, blend_block, infer_block_with, read_block
+from roadseg.inference.blocks import BlockJob, blend_block, infer_block_with, read_block
 from roadseg.inference.defaults import DEFAULT_BLOCK_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE_SIZE
 from roadseg.inference.layout import Layout
+from roadseg.raster.prepare import SceneSpec
 
 TilePredictor = Callable[[np.ndarray], np.ndarray]
 

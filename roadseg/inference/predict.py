@@ -18,10 +18,9 @@ from rasterio.errors import NotGeoreferencedWarning
 from roadseg import __version__
 from roadseg.cluster import check_scheduler
 from roadseg.device import resolve_device
-from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob, prepare_scene
+from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob
 from roadseg.inference.defaults import DEFAULT_BATCH_SIZE
 from roadseg.inference.engine import resolve_engine
-from roadseg.inference.grid import SMALL_GRID_SIDE, scene_pixel_size_m
 from roadseg.inference.layout import Layout
 from roadseg.inference.options import InferenceOptions
 from roadseg.inference.predictor import ModelSpec, get_predictor, release_engines
@@ -39,7 +38,9 @@ from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger, plural, progress_bar
 from roadseg.models import output_stride, read_metadata, resolve_model
 from roadseg.raster import probability as P
+from roadseg.raster.grid import SMALL_GRID_SIDE, scene_pixel_size_m
 from roadseg.raster.normalize import STATS_WINDOW, STATS_WINDOWED_PIXELS, STATS_WINDOWS
+from roadseg.raster.prepare import prepare_scene
 from roadseg.raster.scene import open_dataset
 
 log = get_logger(__name__)

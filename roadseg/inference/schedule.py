@@ -31,9 +31,9 @@ from roadseg.inference.blocks import (
     process_block,
     read_block,
 )
-from roadseg.inference.buffers import Workspace, WorkspacePool
 from roadseg.inference.predictor import ModelSpec
 from roadseg.log import get_logger
+from roadseg.raster.buffers import Workspace, WorkspacePool
 
 log = get_logger(__name__)
 

@@ -21,8 +21,8 @@ from rasterio.shutil import copy as rio_copy
 from rasterio.windows import Window
 
 from roadseg.inference.blocks import BlockResult
-from roadseg.inference.grid import WorkingGrid
 from roadseg.inference.layout import Layout, Segment
+from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.probability import PROB_NODATA, PROB_SCALE, encode_probability
 from roadseg.raster.windows import array_slices
 

@@ -24,8 +24,8 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from roadseg.inference.buffers import Workspace
-from roadseg.inference.grid import WorkingGrid
+from roadseg.raster.buffers import Workspace
+from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.normalize import BandStats, normalize
 
 #: Model input given to pixels without data (mid-range of the stretched values).
