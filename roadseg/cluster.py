@@ -9,7 +9,7 @@ user's dask configuration says otherwise), for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -69,3 +69,46 @@ def connected(scheduler: Any) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+def computed_as_completed(
+    client: Any, tasks: Iterable[Any], in_flight: int | None = None
+) -> Iterator[tuple[int, Any]]:
+    """Compute dask collections on ``client``, a bounded number at a time, and yield
+    ``(position, result)`` as each completes.
+
+    At most ``in_flight`` tasks are submitted at once (default: twice the cluster's
+    threads, at least 2), so a long stream of tasks never sits in the scheduler's
+    memory whole, and each result is released once yielded. Tasks still running when
+    the caller stops (an error, Ctrl-C) are cancelled.
+    """
+    from distributed import as_completed
+
+    if in_flight is None:
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        in_flight = max(2, 2 * threads)
+    todo = enumerate(tasks)
+    position: dict[Any, int] = {}
+
+    def submit() -> Any | None:
+        item = next(todo, None)
+        if item is None:
+            return None
+        future = client.compute(item[1], optimize_graph=False)
+        position[future] = item[0]
+        return future
+
+    running = [f for f in (submit() for _ in range(in_flight)) if f is not None]
+    queue = as_completed(running)
+    try:
+        for future in queue:
+            result = future.result()
+            index = position.pop(future)
+            future.release()
+            new = submit()
+            if new is not None:
+                queue.add(new)
+            yield index, result
+    finally:
+        for future in position:
+            future.cancel()

@@ -21,7 +21,7 @@ from typing import Any
 import dask
 from dask.delayed import Delayed
 
-from roadseg.cluster import connected
+from roadseg.cluster import computed_as_completed, connected
 from roadseg.inference.blocks import (
     BlockJob,
     BlockResult,
@@ -105,31 +105,8 @@ def run_distributed(
     client: Any, graphs: Iterable[Delayed], in_flight: int | None = None
 ) -> Iterator[BlockResult]:
     """Compute block graphs on a ``distributed`` cluster, yielding results as they complete."""
-    from distributed import as_completed
-
-    if in_flight is None:
-        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
-        in_flight = max(2, 2 * threads)
-    todo = iter(graphs)
-    running = {
-        client.compute(g, optimize_graph=False)
-        for _, g in zip(range(in_flight), todo, strict=False)
-    }
-    queue = as_completed(list(running))
-    try:
-        for future in queue:
-            result = future.result()
-            running.discard(future)
-            future.release()
-            nxt = next(todo, None)
-            if nxt is not None:
-                new = client.compute(nxt, optimize_graph=False)
-                running.add(new)
-                queue.add(new)
-            yield result
-    finally:
-        for future in running:
-            future.cancel()
+    for _, result in computed_as_completed(client, graphs, in_flight):
+        yield result
 
 
 def run_blocks(

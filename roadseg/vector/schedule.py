@@ -9,7 +9,7 @@ import dask
 from dask.callbacks import Callback
 from rasterio.windows import Window, subdivide
 
-from roadseg.cluster import connected
+from roadseg.cluster import computed_as_completed, connected
 from roadseg.log import progress_bar
 from roadseg.vector.skeleton import Piece
 
@@ -38,20 +38,11 @@ def run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[Pi
         if scheduler is None:
             with _TqdmCallback(bar, "block_pieces"):
                 return list(dask.compute(*tasks, scheduler="threads"))
-        from distributed import as_completed
-
+        out: list[Any] = [None] * len(tasks)
         with connected(scheduler) as client:
-            return _run_distributed(client, tasks, bar, as_completed)
+            for index, pieces in computed_as_completed(client, tasks):
+                out[index] = pieces
+                bar.update(1)
+        return out
     finally:
         bar.close()
-
-
-def _run_distributed(client: Any, tasks: list[Any], bar: Any, as_completed: Any) -> list[Any]:
-    futures = client.compute(tasks)
-    index = {f.key: i for i, f in enumerate(futures)}
-    out: list[Any] = [None] * len(futures)
-    for fut in as_completed(futures):
-        out[index[fut.key]] = fut.result()
-        bar.update(1)
-        fut.release()
-    return out
