@@ -33,16 +33,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from roadseg.data import CropSampler, LabelledImage, load_source
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError, OutputExistsError
-from roadseg.evaluation.endtoend import SceneCase, at_threshold, best_threshold, score_scenes
+from roadseg.evaluation.endtoend import at_threshold, best_threshold
 from roadseg.evaluation.runner import evaluate_images, summarise
-from roadseg.inference.predictor import clear_model_cache
 from roadseg.log import get_logger, progress_bar
 from roadseg.models import ModelMetadata, load, save_checkpoint
 from roadseg.models.base import SegmentationModel
 from roadseg.training.config import TrainConfig
+from roadseg.training.data import TrainingData, load_training_data
 from roadseg.training.environment import (
     channels_last_trains,
     hardware,
@@ -54,6 +53,7 @@ from roadseg.training.loss import bce_dice_loss, soft_cldice_loss
 from roadseg.training.network import build_network, parameter_groups, set_training_mode
 from roadseg.training.plot import plot_learning_curve
 from roadseg.training.state import load_training_state, save_training_state
+from roadseg.training.validation import score_held_out_scenes, selection_score, without_scenes
 
 log = get_logger(__name__)
 
@@ -73,60 +73,6 @@ class TrainResult:
     step: int
     best_score: float | None
     metadata: ModelMetadata
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """The sampler over training images and what validation scores."""
-
-    sampler: CropSampler
-    val_images: list[LabelledImage]
-    val_scenes: list[SceneCase]
-    split: dict[str, dict[str, list[str]]]
-    groups: list[list[LabelledImage]]
-
-
-def load_training_data(config: TrainConfig) -> TrainingData:
-    """Read every source, build the crop sampler, list the validation images and scenes."""
-    band_count = len(config.band_names)
-    groups, weights, val_images, val_scenes = [], [], [], []
-    for spec in config.sources:
-        train_images, held_out = load_source(
-            spec, config.gsd_m, band_count, config.normalization, cache_dir=config.cache_dir
-        )
-        groups.append(train_images)
-        weights.append(spec.weight)
-        val_images.extend(held_out)
-        if spec.kind == "scenes":
-            val_scenes.extend(SceneCase.of(i) for i in held_out)
-    sampler = CropSampler(
-        groups,
-        weights,
-        config.crop,
-        seed=config.seed,
-        min_valid=config.min_valid,
-        scale_jitter=config.scale_jitter,
-        colour_jitter=config.colour_jitter,
-        grey=config.grey,
-    )
-    split = {
-        spec.name: {
-            "train": sorted(i.stem for i in g),
-            "val": sorted(i.stem for i in val_images if i.dataset == spec.name),
-        }
-        for spec, g in zip(config.sources, groups, strict=True)
-    }
-    return TrainingData(sampler, val_images, val_scenes, split, groups)
-
-
-def selection_score(
-    metrics: dict[str, Any], end_to_end: dict[str, Any] | None, apls_weight: float
-) -> float:
-    """The score the best checkpoint maximises (see the module documentation)."""
-    breakeven = float(metrics["mean_relaxed_breakeven"])
-    if not end_to_end or end_to_end.get("mean_apls") is None:
-        return breakeven
-    return (1 - apls_weight) * breakeven + apls_weight * float(end_to_end["mean_apls"])
 
 
 def train(
@@ -317,7 +263,13 @@ class _Run:
         meta = self.metadata(threshold, metrics, elapsed)
         save_checkpoint(self.model, meta, self.out / LAST)
         if self.data.val_images:
-            end_to_end = self.end_to_end()
+            end_to_end = (
+                score_held_out_scenes(
+                    self.out / LAST, self.data.val_scenes, self.device, self.config.apls_thresholds
+                )
+                if self.config.apls_weight > 0
+                else None
+            )
             if end_to_end is not None:
                 # The threshold users get is the one whose road networks score best,
                 # among the pixel-F1 one and the candidates (APLS moved by up to 0.03
@@ -326,7 +278,7 @@ class _Run:
                 if chosen is not None and chosen != threshold:
                     threshold, metrics = summarise(accumulators, chosen)
                     end_to_end = at_threshold(end_to_end, chosen)
-                metrics = {**metrics, "end_to_end": _without_scenes(end_to_end)}
+                metrics = {**metrics, "end_to_end": without_scenes(end_to_end)}
                 meta = self.metadata(threshold, metrics, elapsed)
                 save_checkpoint(self.model, meta, self.out / LAST)
             score = selection_score(metrics, end_to_end, self.config.apls_weight)
@@ -361,35 +313,3 @@ class _Run:
             handle.write(json.dumps(record) + "\n")
         plot_learning_curve(self.out / METRICS, self.out / CURVE)
         return meta
-
-    def end_to_end(self) -> dict[str, Any] | None:
-        """APLS of ``roadseg run`` with the checkpoint just saved, on the held-out scenes."""
-        if not self.data.val_scenes or self.config.apls_weight <= 0:
-            return None
-        try:
-            # Eager PyTorch: an ONNX export of every validation checkpoint would fill the
-            # export cache (the engines agree within 1e-4).
-            result = score_scenes(
-                self.out / LAST,
-                self.data.val_scenes,
-                device=str(self.device),
-                engine="torch",
-                thresholds=self.config.apls_thresholds,
-            )
-        finally:
-            clear_model_cache()  # the next validation rewrites the same checkpoint path
-        if result["mean_apls"] is None:
-            return None
-        return result
-
-
-def _without_scenes(end_to_end: dict[str, Any]) -> dict[str, Any]:
-    """The end-to-end scores for the record: the per-threshold tables without their
-    per-scene copies (the chosen threshold's scenes are kept at the top level)."""
-    tables = end_to_end.get("by_threshold")
-    if not tables:
-        return end_to_end
-    slim = {
-        str(t): {k: v for k, v in table.items() if k != "scenes"} for t, table in tables.items()
-    }
-    return {**end_to_end, "by_threshold": slim}
