@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from roadseg.evaluation.apls import evaluate_vector_files
-from roadseg.evaluation.runner import evaluate_probability_raster
+from roadseg.evaluation.command import evaluate_probability_raster
 from roadseg.inference import InferenceOptions
 from roadseg.pipeline import run_scene
 

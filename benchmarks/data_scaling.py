@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from roadseg.data import SourceSpec, find_pairs, load_source, read_recipe
-from roadseg.evaluation.runner import evaluate_images, summarise
+from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.models import ModelMetadata, SegmentationModel, load
 
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from roadseg.data import load_source, read_recipe
 from roadseg.evaluation.pixel import PixelAccumulator
-from roadseg.evaluation.runner import predict_image
+from roadseg.evaluation.scoring import predict_image
 from roadseg.models import load
 
 ROOT = Path(__file__).resolve().parents[1]

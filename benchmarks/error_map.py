@@ -1,6 +1,6 @@
 """Where a model's pixels go wrong on labelled images: a picture per image.
 
-Each image is predicted as ``roadseg run`` predicts it (``evaluation.runner.predict_image``)
+Each image is predicted as ``roadseg run`` predicts it (``evaluation.scoring.predict_image``)
 and thresholded at the model's threshold; over the dimmed image, labelled road the model
 found is yellow, labelled road it missed blue, and road it called where none is
 labelled orange. The per-image scores of ``roadseg evaluate --out`` say which images to
@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from roadseg.data import load_source, parse_source_spec
-from roadseg.evaluation.runner import predict_image
+from roadseg.evaluation.scoring import predict_image
 from roadseg.models import load
 
 FOUND, MISSED, INVENTED = (255, 255, 0), (0, 120, 255), (255, 60, 0)

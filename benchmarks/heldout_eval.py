@@ -30,7 +30,7 @@ from pathlib import Path
 
 from roadseg.data import load_source, read_recipe
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
-from roadseg.evaluation.runner import evaluate_images, summarise
+from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.models import load
 
 RECIPE = Path(__file__).resolve().parents[1] / "scripts" / "recipes" / "cpu-default.sources"

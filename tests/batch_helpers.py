@@ -175,7 +175,7 @@ def main() -> None:
     # Import this file under its module name, so workers can unpickle the processor.
     from batch_helpers import BrightnessProcessor as Processor
 
-    import roadseg.batch.runner as runner
+    import roadseg.batch.driver as runner
     from roadseg.cli.main import cli
 
     runner.process_with_run_scene = Processor(sleep=float(sys.argv[1]))

@@ -19,7 +19,7 @@ import rasterio
 from batch_helpers import TESTS_DIR, BrightnessProcessor, write_scene
 from click.testing import CliRunner
 
-import roadseg.batch.runner as runner
+import roadseg.batch.driver as runner
 from roadseg.batch import BatchLock, BatchLockedError, RunRecord, collect_scenes, run_batch
 from roadseg.batch.fingerprint import file_sha256
 from roadseg.cli.main import cli

@@ -14,7 +14,7 @@ from inference_helpers import local_checkpoint, textured
 from inference_helpers import write_scene as write_georef_scene
 
 from roadseg.batch import collect_scenes, run_batch
-from roadseg.batch.cluster import batch_client, plan_local_cluster
+from roadseg.batch.local_cluster import batch_client, plan_local_cluster
 from roadseg.batch.task import SceneTask, execute_attempt, process_with_run_scene
 from roadseg.inference import InferenceOptions
 

@@ -242,7 +242,7 @@ def test_summary_table_lists_every_scene_and_the_totals(tmp_path: Path) -> None:
 
 
 def test_local_cluster_is_sized_to_the_machine_and_the_scenes(monkeypatch) -> None:
-    import roadseg.batch.cluster as cluster
+    import roadseg.batch.local_cluster as cluster
 
     monkeypatch.setattr(cluster.os, "cpu_count", lambda: 16)
     monkeypatch.setattr(cluster, "_cuda_count", lambda: 0)

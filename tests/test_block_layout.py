@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rasterio.windows import Window
 
-from roadseg.inference.blocks import BlockJob
+from roadseg.inference.block_steps import BlockJob
 from roadseg.inference.layout import Layout
 
 Box = tuple[int, int, int, int]  # col_off, row_off, width, height

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from roadseg.cli.main import cli
-from roadseg.cli.options import VECTOR_OPTIONS
+from roadseg.cli.shared_options import VECTOR_OPTIONS
 from roadseg.inference import InferenceOptions
 from roadseg.vector import VectorOptions
 

@@ -140,7 +140,7 @@ def test_failure_during_the_run_leaves_nothing_behind(
     def boom(*args: object, **kwargs: object) -> None:
         raise exc
 
-    monkeypatch.setattr("roadseg.inference.blocks.get_predictor", boom)
+    monkeypatch.setattr("roadseg.inference.block_steps.get_predictor", boom)
     result = CliRunner().invoke(
         cli,
         [

@@ -13,8 +13,8 @@ from synthetic_roads import write_road_scene
 from roadseg.data import CropSampler, load_source, parse_source_spec
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
 from roadseg.evaluation.pixel import PixelAccumulator
-from roadseg.evaluation.runner import evaluate_images
-from roadseg.inference.blocks import BlockJob, read_block
+from roadseg.evaluation.scoring import evaluate_images
+from roadseg.inference.block_steps import BlockJob, read_block
 from roadseg.inference.grid_predict import predict_grid
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import run_model

@@ -11,10 +11,10 @@ from inference_helpers import resunet_checkpoint, textured, write_scene
 
 from roadseg.errors import InvalidParameterError
 from roadseg.inference import InferenceOptions, predict_scene
-from roadseg.inference.blocks import BlockJob
+from roadseg.inference.block_dispatch import block_graph
+from roadseg.inference.block_steps import BlockJob
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec
-from roadseg.inference.schedule import block_graph
 from roadseg.raster.grid import working_grid
 from roadseg.raster.normalize import BandStats
 from roadseg.raster.prepare import SceneSpec

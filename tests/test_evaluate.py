@@ -1,4 +1,4 @@
-"""``roadseg evaluate`` and the evaluation runner."""
+"""``roadseg evaluate`` and the evaluation scoring and command."""
 
 from __future__ import annotations
 
@@ -15,11 +15,8 @@ from rasterio.transform import from_origin
 
 from roadseg.cli.main import cli
 from roadseg.data.spec import parse_source_spec
-from roadseg.evaluation.runner import (
-    evaluate_model,
-    evaluate_probability_raster,
-    format_metrics,
-)
+from roadseg.evaluation.command import evaluate_probability_raster, format_metrics
+from roadseg.evaluation.scoring import evaluate_model
 from roadseg.models import ModelMetadata, build, save_checkpoint
 from roadseg.raster.probability import PROB_NODATA, TAG_THRESHOLD, encode_probability
 

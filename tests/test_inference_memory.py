@@ -15,7 +15,8 @@ import rasterio
 from inference_helpers import resunet_checkpoint, textured, write_scene
 from rasterio.windows import Window
 
-from roadseg.inference.blocks import (
+from roadseg.inference.block_dispatch import run_local
+from roadseg.inference.block_steps import (
     BlockJob,
     blend_block,
     infer_block,
@@ -24,7 +25,6 @@ from roadseg.inference.blocks import (
 )
 from roadseg.inference.layout import Layout
 from roadseg.inference.predictor import ModelSpec
-from roadseg.inference.schedule import run_local
 from roadseg.raster.buffers import Workspace, WorkspacePool, thread_workspace
 from roadseg.raster.normalize import BandStats
 from roadseg.raster.prepare import prepare_scene

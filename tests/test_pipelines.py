@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from batch_helpers import TESTS_DIR, BrightnessProcessor, write_scene
 
-import roadseg.batch.runner as runner
+import roadseg.batch.driver as runner
 from pipelines import nightly
 from roadseg.batch import BatchLock, RunRecord
 

@@ -229,7 +229,7 @@ def test_deepness_preprocessing_on_the_export_agrees_with_roadseg_run(tmp_path: 
     from roadseg.cli.main import cli
 
     runner = CliRunner()
-    exported = runner.invoke(cli, ["export", str(tmp_path / "m.onnx"), "--deepness"])
+    exported = runner.invoke(cli, ["export", "-o", str(tmp_path / "m.onnx"), "--deepness"])
     assert exported.exit_code == 0, exported.output
     ran = runner.invoke(cli, ["run", str(VEGAS), "--prob-out", str(tmp_path / "p.tif")])
     assert ran.exit_code == 0, ran.output

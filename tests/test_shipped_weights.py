@@ -35,7 +35,7 @@ def test_lite_weights_load_with_complete_metadata() -> None:
 
 def _score(shared_data: Path, source: str) -> dict:
     from roadseg.data.spec import parse_source_spec
-    from roadseg.evaluation.runner import evaluate_model
+    from roadseg.evaluation.scoring import evaluate_model
 
     return evaluate_model(NAME, [parse_source_spec(source)], device="cpu")["per_dataset"]
 

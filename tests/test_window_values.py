@@ -12,7 +12,7 @@ from inference_helpers import textured, write_scene
 from rasterio import windows
 from rasterio.windows import Window
 
-from roadseg.inference.blocks import (
+from roadseg.inference.block_steps import (
     BlockJob,
     blend_block,
     infer_block_with,

@@ -1,12 +1,12 @@
 """Batch processing of many scenes on a dask-distributed cluster, resumable.
 
-See :func:`roadseg.batch.runner.run_batch` and ``docs/batch.md``.
+See :func:`roadseg.batch.driver.run_batch` and ``docs/batch.md``.
 """
 
+from roadseg.batch.driver import BatchSummary, run_batch
 from roadseg.batch.inputs import SceneInput, collect_scenes, read_manifest, read_stac
 from roadseg.batch.lock import BatchLock, BatchLockedError
 from roadseg.batch.record import RecordEntry, RunRecord
-from roadseg.batch.runner import BatchSummary, run_batch
 from roadseg.batch.summary import format_summary
 from roadseg.batch.task import SceneOutcome, SceneProcessor, SceneTask, process_with_run_scene
 

@@ -23,7 +23,7 @@ from roadseg.inference.options import InferenceOptions
 from roadseg.io.atomic import parse_temporary
 from roadseg.log import get_logger, plural
 from roadseg.vector.conflate import ConflateOptions
-from roadseg.vector.options import VectorOptions
+from roadseg.vector.line_options import VectorOptions
 from roadseg.vector.reference import ReferenceSpec
 
 log = get_logger(__name__)

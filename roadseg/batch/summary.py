@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from roadseg.batch.driver import BatchSummary
 from roadseg.batch.record import DONE, FAILED, SKIPPED
-from roadseg.batch.runner import BatchSummary
 from roadseg.log import plural
 
 

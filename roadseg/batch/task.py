@@ -25,7 +25,7 @@ from roadseg.batch.fingerprint import file_facts
 from roadseg.errors import DeviceError, RoadsegError
 from roadseg.inference.options import InferenceOptions
 from roadseg.vector.conflate import ConflateOptions
-from roadseg.vector.options import VectorOptions
+from roadseg.vector.line_options import VectorOptions
 from roadseg.vector.reference import ReferenceSpec
 
 
@@ -220,7 +220,7 @@ def lost_attempt(task: SceneTask, exc: BaseException, killer: bool) -> AttemptRe
     ``killer``: workers died each time dask ran this scene while it ran alone on the
     cluster, so the scene is their cause (out of memory, most likely) and is not retried:
     another attempt would only kill more workers. A scene killed beside others is
-    retried alone (see ``roadseg.batch.runner``).
+    retried alone (see ``roadseg.batch.driver``).
     """
     now = utc_now()
     note = " (the worker process died each time it ran this scene: out of memory?)"

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from roadseg.cli.options import (
+from roadseg.cli.shared_options import (
     device_option,
     inference_options,
     model_option,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from roadseg.cli.options import overwrite_option, pop_reference, reference_options
+from roadseg.cli.shared_options import overwrite_option, pop_reference, reference_options
 
 
 @click.command()

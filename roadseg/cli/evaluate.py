@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from roadseg.cli.options import device_option, model_option, overwrite_option
+from roadseg.cli.shared_options import (
+    device_option,
+    model_option,
+    overwrite_option,
+    threshold_option,
+)
 
 
 @click.command()
@@ -20,12 +25,7 @@ from roadseg.cli.options import device_option, model_option, overwrite_option
     "A source with val=STEM+STEM is evaluated on those images only.",
 )
 @model_option
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Decision threshold. Default: the model's (or the prediction's tag).",
-)
+@threshold_option
 @click.option(
     "--slack",
     default=3,
@@ -83,8 +83,8 @@ def evaluate(
         )
     if files and len(files) != 2:
         raise click.UsageError(f"expected two files, PREDICTION and TRUTH, got {len(files)}")
-    from roadseg.evaluation.runner import evaluate as run_evaluation
-    from roadseg.evaluation.runner import format_metrics
+    from roadseg.evaluation.command import evaluate as run_evaluation
+    from roadseg.evaluation.command import format_metrics
 
     metrics = run_evaluation(
         prediction=files[0] if files else None,

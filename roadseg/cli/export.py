@@ -6,11 +6,17 @@ from pathlib import Path
 
 import click
 
-from roadseg.cli.options import model_option, overwrite_option
+from roadseg.cli.shared_options import model_option, overwrite_option
 
 
 @click.command()
-@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The ONNX file to write (.onnx).",
+)
 @model_option
 @click.option(
     "--deepness",
@@ -27,11 +33,11 @@ from roadseg.cli.options import model_option, overwrite_option
 )
 @overwrite_option
 def export(out: Path, model: str | None, deepness: bool, tile_size: int, overwrite: bool) -> None:
-    """Write a model as ONNX (OUT, .onnx): probabilities out, the sigmoid inside.
+    """Write a model as ONNX: probabilities out, the sigmoid inside.
 
     \b
     Example:
-      roadseg export roads.onnx --deepness
+      roadseg export --deepness -o roads.onnx
     """
     from roadseg.inference.deepness import export_model
 

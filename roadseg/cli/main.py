@@ -17,7 +17,7 @@ import click
 
 from roadseg import __version__
 from roadseg.cli.messages import to_cli
-from roadseg.cli.options import accept_verbosity, verbosity_options
+from roadseg.cli.shared_options import accept_verbosity, verbosity_options
 from roadseg.errors import RoadsegError
 from roadseg.log import configure_logging, json_line, json_lines_enabled
 

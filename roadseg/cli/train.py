@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from roadseg.cli.options import device_option, overwrite_option
+from roadseg.cli.shared_options import device_option, overwrite_option
 
 
 def _thresholds(value: str) -> tuple[float, ...]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from roadseg.cli.options import (
+from roadseg.cli.shared_options import (
     overwrite_option,
     pop_options,
     progress_option,

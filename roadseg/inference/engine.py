@@ -27,6 +27,7 @@ from safetensors import safe_open
 from roadseg import __version__
 from roadseg.errors import CheckpointError, InvalidParameterError
 from roadseg.inference.defaults import ENGINE_CHOICES
+from roadseg.inference.forward import FORWARD_LOCK
 from roadseg.io.atomic import atomic_output
 from roadseg.log import get_logger
 from roadseg.models.base import SegmentationModel
@@ -42,9 +43,6 @@ EXPORT_VERSION = 1
 INPUT_NAME = "image"
 OUTPUT_NAME = "probability"
 
-#: Held around every forward pass in a process, by either engine: one pass already
-#: uses every core (re-entrant, so a caller may hold it to time the pass alone).
-FORWARD_LOCK = threading.RLock()
 
 _SESSIONS: dict[tuple[str, int], OnnxEngine] = {}
 _SESSIONS_LOCK = threading.Lock()

@@ -2,7 +2,7 @@
 
 For validation and evaluation of small labelled images (a few megapixels): the blocks
 of :class:`~roadseg.inference.layout.Layout` are read, inferred and blended by the very
-functions of :mod:`roadseg.inference.blocks` that the streaming pipeline runs, and
+functions of :mod:`roadseg.inference.block_steps` that the streaming pipeline runs, and
 their weighted sums are added up on one in-memory grid instead of a GeoTIFF. The model
 may be any tile predictor, such as the network being trained.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from roadseg.inference.blocks import BlockJob, blend_block, infer_block_with, read_block
+from roadseg.inference.block_steps import BlockJob, blend_block, infer_block_with, read_block
 from roadseg.inference.defaults import DEFAULT_BLOCK_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE_SIZE
 from roadseg.inference.layout import Layout
 from roadseg.raster.prepare import SceneSpec

@@ -18,13 +18,13 @@ from rasterio.errors import NotGeoreferencedWarning
 from roadseg import __version__
 from roadseg.cluster import check_scheduler
 from roadseg.device import resolve_device
-from roadseg.inference.blocks import GDAL_CACHE_MB, BlockJob
+from roadseg.inference.block_dispatch import run_blocks
+from roadseg.inference.block_steps import GDAL_CACHE_MB, BlockJob
 from roadseg.inference.defaults import DEFAULT_BATCH_SIZE
 from roadseg.inference.engine import resolve_engine
 from roadseg.inference.layout import Layout
 from roadseg.inference.options import InferenceOptions
 from roadseg.inference.predictor import ModelSpec, get_predictor, release_engines
-from roadseg.inference.schedule import run_blocks
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import (
     atomic_output,

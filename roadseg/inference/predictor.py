@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from roadseg.device import resolve_device
-from roadseg.inference.engine import FORWARD_LOCK, clear_engine_cache, onnx_engine, resolve_engine
+from roadseg.inference.engine import clear_engine_cache, onnx_engine, resolve_engine
+from roadseg.inference.forward import FORWARD_LOCK
 from roadseg.models import load
 from roadseg.models.base import SegmentationModel
 from roadseg.models.metadata import ModelMetadata

@@ -20,7 +20,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.shutil import copy as rio_copy
 from rasterio.windows import Window
 
-from roadseg.inference.blocks import BlockResult
+from roadseg.inference.block_steps import BlockResult
 from roadseg.inference.layout import Layout, Segment
 from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.probability import PROB_NODATA, PROB_SCALE, encode_probability
@@ -40,7 +40,7 @@ class _Pending:
 
 @dataclass
 class ProbabilityWriter:
-    """Accumulates :class:`~roadseg.inference.blocks.BlockResult` cells into a GeoTIFF."""
+    """Accumulates :class:`~roadseg.inference.block_steps.BlockResult` cells into a GeoTIFF."""
 
     path: Path
     grid: WorkingGrid

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from roadseg.errors import UnknownNameError
-from roadseg.models.blocks import ConvBNReLU, ResidualBlock
+from roadseg.models.units import ConvBNReLU, ResidualBlock
 
 #: The unit that joins the upsampled deeper feature with the skip: Zhang et al.'s
 #: pre-activation residual unit, or one conv-BN-ReLU (about half the arithmetic).

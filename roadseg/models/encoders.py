@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from roadseg.errors import UnknownNameError
-from roadseg.models.blocks import ConvBNReLU, ResidualBlock, ResidualStem
 from roadseg.models.mobilenetv2 import SKIP_INDICES, mobilenetv2_features, skip_channels
+from roadseg.models.units import ConvBNReLU, ResidualBlock, ResidualStem
 
 #: ImageNet's per-channel mean and standard deviation of RGB values in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

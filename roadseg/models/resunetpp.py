@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from roadseg.models.base import SegmentationModel
-from roadseg.models.blocks import (
+from roadseg.models.units import (
     ASPP,
     AttentionGate,
     ResidualBlock,

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from roadseg.models.base import SegmentationModel
-from roadseg.models.blocks import ConvBNReLU
+from roadseg.models.units import ConvBNReLU
 
 
 class DoubleConv(nn.Sequential):

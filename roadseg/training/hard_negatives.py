@@ -17,7 +17,7 @@ import torch
 
 from roadseg.data import LabelledImage
 from roadseg.evaluation.pixel import near
-from roadseg.evaluation.runner import predict_image
+from roadseg.evaluation.scoring import predict_image
 from roadseg.log import get_logger
 from roadseg.models.base import SegmentationModel
 

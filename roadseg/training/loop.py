@@ -36,7 +36,7 @@ import torch
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError, OutputExistsError
 from roadseg.evaluation.endtoend import at_threshold, best_threshold
-from roadseg.evaluation.runner import evaluate_images, summarise
+from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.log import get_logger, progress_bar
 from roadseg.models import ModelMetadata, load, save_checkpoint
 from roadseg.models.base import SegmentationModel

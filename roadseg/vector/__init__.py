@@ -1,6 +1,6 @@
 """Road centrelines from probability rasters: a noded road graph in a GeoPackage."""
 
-from roadseg.vector.options import VectorOptions, check_threshold
+from roadseg.vector.line_options import VectorOptions, check_threshold
 from roadseg.vector.vectorize import (
     GeoreferencedProbabilities,
     RoadNetwork,

@@ -16,6 +16,7 @@ from rio_tiler.io import Reader
 
 from roadseg.io.atomic import atomic_output
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
+from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_THRESHOLD
 
 #: The longest side of the preview, in pixels; the background read never exceeds
 #: (this)^2 pixels per band.
@@ -23,6 +24,12 @@ MAX_PREVIEW_SIDE = 1600
 #: Colours of the roads and of the roads missing from a reference map (as in QGIS).
 ROAD_COLOUR = (255, 60, 0)
 MISSING_COLOUR = (230, 0, 126)
+#: Preview pixels per pixel of line width (lines stay visible on large previews).
+PIXELS_PER_LINE_WIDTH = 500
+#: Brightness kept of a probability raster drawn under the roads, so they stand out.
+PROBABILITY_BRIGHTNESS = 0.6
+#: Percentiles of the stretch of imagery deeper than 8 bits.
+STRETCH_PERCENTILES = (2, 98)
 
 
 def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | None]:
@@ -46,26 +53,26 @@ def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | No
         if crs is None and base.is_identity:
             base = PLAIN_IMAGE_TRANSFORM  # as the lines of a plain image are
         transform = base @ Affine.scale(src.width / w, src.height / h)
-        is_prob = src.tags().get("ROADSEG_THRESHOLD") is not None or (
-            src.count == 1 and src.dtypes[0] == "uint8" and src.nodata == 255
+        is_prob = src.tags().get(TAG_THRESHOLD) is not None or (
+            src.count == 1 and src.dtypes[0] == "uint8" and src.nodata == PROB_NODATA
         )
     rgb = np.zeros((h, w, 3), dtype=np.uint8)
     filled = data.astype(np.float32).filled(np.nan)
     # One stretch for all bands keeps the hues a user sees in a GIS; 8-bit imagery is
     # shown as it is, deeper imagery (e.g. 11-bit) is stretched to its 2-98 % range.
     if is_prob:
-        lo, hi = 0.0, 254.0
+        lo, hi = 0.0, float(PROB_MAX)
     elif data.dtype == np.uint8:
         lo, hi = 0.0, 255.0
     else:
         finite = filled[np.isfinite(filled)]
-        lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
+        lo, hi = np.percentile(finite, STRETCH_PERCENTILES) if finite.size else (0.0, 1.0)
     for i in range(3):
         band = filled[min(i, len(bands) - 1)]
         scaled = np.clip((band - lo) / max(hi - lo, 1e-6), 0, 1) * 255
         rgb[..., i] = np.nan_to_num(scaled, nan=0).astype(np.uint8)
     if is_prob:
-        rgb = (rgb * 0.6).astype(np.uint8)
+        rgb = (rgb * PROBABILITY_BRIGHTNESS).astype(np.uint8)
     return rgb, transform, crs
 
 
@@ -88,7 +95,7 @@ def write_preview(
     img = Image.fromarray(rgb, "RGB")
     draw = ImageDraw.Draw(img)
     inv = ~transform
-    width = max(1, round(max(img.size) / 500))
+    width = max(1, round(max(img.size) / PIXELS_PER_LINE_WIDTH))
     for group, colour, line_width in (
         (lines, ROAD_COLOUR, width),
         (highlight, MISSING_COLOUR, 2 * width + 1),

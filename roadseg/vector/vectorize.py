@@ -12,7 +12,7 @@ Two stages:
    coordinates to the raster's CRS (:mod:`roadseg.vector.graph`; the few small
    raster reads it needs are in :mod:`roadseg.vector.probe`).
 
-The Dask side lives in :mod:`roadseg.vector.schedule`.
+The Dask side lives in :mod:`roadseg.vector.piece_dispatch`.
 
 The raster is never read whole: each task reads one window, and the vector stage
 reads only small windows under candidate gap bridges and border continuations.
@@ -48,14 +48,14 @@ from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_GSD, TAG_MODEL
 from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.footprint import valid_footprint
 from roadseg.vector.graph import RoadGraph
+from roadseg.vector.line_options import VectorOptions, check_threshold
 from roadseg.vector.missing import MissingRoads, compare_with_reference, write_missing_layer
 from roadseg.vector.network import RoadNetwork, to_network
-from roadseg.vector.options import VectorOptions, check_threshold
 from roadseg.vector.output import write_geopackage
+from roadseg.vector.piece_dispatch import block_windows, run_blocks
 from roadseg.vector.probe import distance_to_nodata, segment_support
 from roadseg.vector.reference import ReferenceSpec
 from roadseg.vector.repair import close_gaps, extend_to_border
-from roadseg.vector.schedule import block_windows, run_blocks
 from roadseg.vector.skeleton import MaskParams, block_pieces
 from roadseg.vector.source import (
     GeoreferencedProbabilities,

@@ -93,8 +93,8 @@ threshold_option = click.option(
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
     metavar="P",
-    help="Road probability threshold of the road lines, strictly between 0 and 1. "
-    "Default: the model's (in a probability raster, its ROADSEG_THRESHOLD tag), else 0.5.",
+    help="Road probability threshold, strictly between 0 and 1. Default: the model's (in "
+    "a probability raster, its ROADSEG_THRESHOLD tag), else 0.5.",
 )
 
 
@@ -223,7 +223,7 @@ def vector_tuning_options(func: F) -> F:
     """Add the road lines' options; they arrive as keyword arguments named as the fields
     of :class:`roadseg.vector.VectorOptions` (see :func:`pop_options`), with its
     defaults."""
-    from roadseg.vector.options import MIN_VECTOR_BLOCK_SIZE, VectorOptions
+    from roadseg.vector.line_options import MIN_VECTOR_BLOCK_SIZE, VectorOptions
 
     default = field_defaults(VectorOptions)
     types = {

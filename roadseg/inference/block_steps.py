@@ -20,7 +20,7 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, WindowError
 from rasterio.windows import Window
 
-from roadseg.inference.engine import FORWARD_LOCK
+from roadseg.inference.forward import FORWARD_LOCK
 from roadseg.inference.layout import Layout, weight_window
 from roadseg.inference.predictor import ModelSpec, get_predictor
 from roadseg.raster.buffers import Workspace, thread_workspace

@@ -38,12 +38,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from roadseg.batch.cluster import batch_client, plan_local_cluster, task_resources
 from roadseg.batch.fingerprint import (
     matches_facts,
     settings_fingerprint,
 )
 from roadseg.batch.inputs import SceneInput
+from roadseg.batch.local_cluster import batch_client, plan_local_cluster, task_resources
 from roadseg.batch.lock import BatchLock
 from roadseg.batch.plan import (
     BatchContext,
@@ -73,7 +73,7 @@ from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.inference.options import InferenceOptions
 from roadseg.log import get_logger, progress_bar
 from roadseg.vector.conflate import ConflateOptions
-from roadseg.vector.options import VectorOptions, check_threshold
+from roadseg.vector.line_options import VectorOptions, check_threshold
 from roadseg.vector.reference import ReferenceSpec
 
 log = get_logger(__name__)

@@ -1,11 +1,9 @@
-"""Evaluate a model on labelled data, or a prediction against its truth.
+"""What ``roadseg evaluate`` does with its arguments:
 
-* :func:`evaluate_model`: a checkpoint on data sources (image/mask pairs, scenes with
-  road vectors), read and predicted exactly as ``roadseg run`` does (same reader,
-  tiles and blend, see :mod:`roadseg.inference.grid_predict`), scores per dataset.
+* a checkpoint on data sources: :func:`roadseg.evaluation.scoring.evaluate_model`;
 * :func:`evaluate_probability_raster`: a probability GeoTIFF written by ``roadseg run``
   against road vectors (rasterised on its grid) or a mask raster on the same grid,
-  streamed in strips of rows.
+  streamed in strips of rows;
 * :func:`evaluate_vectors`: a road network against a reference network (APLS), from
   :mod:`roadseg.evaluation.apls`.
 """
@@ -20,22 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
-import torch
 from rasterio.windows import Window, subdivide
 
 from roadseg.device import resolve_device
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
 from roadseg.evaluation.pixel import PixelAccumulator
-from roadseg.inference.grid_predict import predict_grid
-from roadseg.inference.predictor import run_model
+from roadseg.evaluation.scoring import evaluate_model, summarise
 from roadseg.log import get_logger
-from roadseg.models.base import SegmentationModel
 from roadseg.raster.probability import TAG_THRESHOLD, decode_probability
 from roadseg.raster.rasterize import rasterize_roads, read_roads
 from roadseg.raster.windows import array_slices
 
 if TYPE_CHECKING:
-    from roadseg.data import LabelledImage, SourceSpec
+    pass
 
 log = get_logger(__name__)
 
@@ -46,125 +41,6 @@ STRIP_ROWS = 512
 def is_vector_file(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names a vector file by its extension."""
     return Path(path).suffix.lower() in VECTOR_SUFFIXES
-
-
-def predict_image(
-    model: SegmentationModel,
-    image: LabelledImage,
-    device: torch.device,
-    tta: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and valid mask of ``image`` on its grid, predicted as ``roadseg run``
-    would (its tiles and blend; ``tta``: as ``roadseg run --tta``)."""
-    return predict_grid(
-        image.scene,
-        lambda tiles: run_model(model, device, tiles, batch_size=1, tta=tta),
-        align=model.output_stride,
-    )
-
-
-def evaluate_images(
-    model: SegmentationModel,
-    images: Sequence[LabelledImage],
-    device: torch.device | str = "cpu",
-    slack: int = 3,
-    tta: bool = False,
-    per_image: dict[tuple[str, str], PixelAccumulator] | None = None,
-) -> dict[str, PixelAccumulator]:
-    """Pixel accumulators per dataset, each image predicted as ``roadseg run`` would
-    (``tta``: as ``roadseg run --tta`` would, the mean over the four flips).
-
-    ``per_image``, when given, also receives one accumulator per image, keyed by
-    ``(dataset, stem)``.
-    """
-    device = torch.device(device)
-    model.eval()
-    accumulators: dict[str, PixelAccumulator] = {}
-    for image in images:
-        prob, valid = predict_image(model, image, device, tta)
-        acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=slack))
-        acc.update(prob, image.label, valid)
-        if per_image is not None:
-            own = per_image.setdefault((image.dataset, image.stem), PixelAccumulator(slack))
-            own.update(prob, image.label, valid)
-    return accumulators
-
-
-def summarise(
-    accumulators: dict[str, PixelAccumulator], threshold: float | None = None
-) -> tuple[float, dict[str, Any]]:
-    """Scores per dataset, their means, and the scores over all data pooled.
-
-    Args:
-        accumulators: one per dataset.
-        threshold: decision threshold; ``None`` chooses the one that maximises the
-            pixel F1 over all data pooled (how a model's threshold is set on validation).
-
-    Returns:
-        ``(threshold, metrics)``.
-    """
-    if not accumulators:
-        raise InvalidInputError("nothing was evaluated: no labelled images")
-    total = PixelAccumulator(slack=next(iter(accumulators.values())).slack)
-    for acc in accumulators.values():
-        total.merge(acc)
-    if threshold is None:
-        threshold = total.best_threshold("f1")
-    per_dataset = {name: acc.scores(threshold) for name, acc in sorted(accumulators.items())}
-    metrics: dict[str, Any] = {
-        f"mean_{k}": float(np.mean([s[k] for s in per_dataset.values()]))
-        for k in ("relaxed_breakeven", "relaxed_f1", "iou", "f1")
-    }
-    metrics["threshold"] = float(threshold)
-    metrics["per_dataset"] = per_dataset
-    metrics["all"] = total.scores(threshold)
-    return float(threshold), metrics
-
-
-def evaluate_model(
-    model: str | os.PathLike[str],
-    sources: Sequence[SourceSpec],
-    device: str | torch.device = "auto",
-    threshold: float | None = None,
-    slack: int = 3,
-) -> dict[str, Any]:
-    """Score a checkpoint on labelled data sources.
-
-    A source whose spec lists ``val=`` stems is evaluated on those images only (the
-    held-out split); otherwise on all its images.
-
-    Args:
-        model: shipped weights name or checkpoint path.
-        sources: data sources, as for training.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        threshold: decision threshold; default the model's.
-        slack: relaxation distance in pixels.
-    """
-    from roadseg.data import load_source
-    from roadseg.models import load
-
-    dev = resolve_device(device)
-    net, meta = load(model, dev)
-    images: list[LabelledImage] = []
-    for spec in sources:
-        train, val = load_source(
-            spec, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=bool(spec.val)
-        )
-        images.extend(val if spec.val else train)
-    threshold = meta.threshold if threshold is None else threshold
-    own: dict[tuple[str, str], PixelAccumulator] = {}
-    _, metrics = summarise(evaluate_images(net, images, dev, slack, per_image=own), threshold)
-    metrics["model"] = meta.name or str(model)
-    metrics["slack_px"] = slack
-    metrics["images"] = {
-        name: sorted(i.stem for i in images if i.dataset == name) for name in metrics["per_dataset"]
-    }
-    # Which images pull a dataset's score down: the user's next labels or fixes.
-    metrics["per_image"] = {
-        name: {stem: acc.scores(threshold) for (ds, stem), acc in sorted(own.items()) if ds == name}
-        for name in metrics["per_dataset"]
-    }
-    return metrics
 
 
 def evaluate_probability_raster(

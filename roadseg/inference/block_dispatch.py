@@ -2,7 +2,7 @@
 
 Blocks are submitted a few at a time and their results handed to a callback as they
 complete, so memory depends on the block size, not on the scene size. Locally each
-block runs as one call (:func:`~roadseg.inference.blocks.process_block`) on a small
+block runs as one call (:func:`~roadseg.inference.block_steps.process_block`) on a small
 thread pool: every thread reads, infers and blends in its own reused buffers, and the
 result buffers go back to a pool once the callback is done with them, so a run
 allocates a fixed set of large arrays whatever the number of blocks. With a
@@ -22,7 +22,7 @@ import dask
 from dask.delayed import Delayed
 
 from roadseg.cluster import computed_as_completed, connected
-from roadseg.inference.blocks import (
+from roadseg.inference.block_steps import (
     BlockJob,
     BlockResult,
     SceneSpec,
