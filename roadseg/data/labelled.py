@@ -15,20 +15,19 @@ and CRS; a mask raster is read through the grid's resampling (share of road >= 0
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rasterio.enums import Resampling
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from roadseg.data.cache import ArrayCache
 from roadseg.data.discover import find_pairs, find_scenes
 from roadseg.data.spec import SourceSpec
 from roadseg.errors import InputNotFoundError, InvalidInputError
+from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.log import get_logger
 from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.normalize import BandStats
@@ -158,8 +157,7 @@ def load_image(
         quiet=True,
     )
     grid = scene.grid
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with quiet_raster_warnings():
         key = {
             "image": _file_key(image_path),
             "truth": _file_key(truth_path),

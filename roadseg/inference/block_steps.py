@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -17,12 +16,13 @@ import rasterio
 from affine import Affine
 from rasterio import windows
 from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning, WindowError
+from rasterio.errors import WindowError
 from rasterio.windows import Window
 
 from roadseg.inference.forward import FORWARD_LOCK
 from roadseg.inference.layout import Layout, weight_window
 from roadseg.inference.predictor import ModelSpec, get_predictor
+from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.raster.buffers import Workspace, thread_workspace
 from roadseg.raster.prepare import SceneSpec
 from roadseg.raster.reader import (
@@ -115,10 +115,8 @@ class BlockResult:
 @contextlib.contextmanager
 def _reading() -> Iterator[None]:
     """Quiet about plain images, with the bounded GDAL cache."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
-            yield
+    with quiet_raster_warnings(), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
+        yield
 
 
 def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ from typing import Any
 import rasterio
 import torch
 from affine import Affine
-from rasterio.errors import NotGeoreferencedWarning
 
 from roadseg import __version__
 from roadseg.cluster import check_scheduler
@@ -96,10 +94,8 @@ def _size_text(res: tuple[float, float]) -> str:
 def _log_stats_read(scene: str | os.PathLike[str]) -> None:
     """Say what the statistics read will cost before it starts (minutes for a huge
     scene without overviews). Reads only the header."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with open_dataset(scene) as src:
-            _announce_stats_read(src)
+    with open_dataset(scene) as src:
+        _announce_stats_read(src)
 
 
 def _announce_stats_read(src: rasterio.io.DatasetReader) -> None:

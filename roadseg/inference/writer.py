@@ -10,18 +10,17 @@ has reported. Cells go to an uncompressed tiled GeoTIFF (cheap random-access wri
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.shutil import copy as rio_copy
 from rasterio.windows import Window
 
 from roadseg.inference.block_steps import BlockResult
 from roadseg.inference.layout import Layout, Segment
+from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.probability import PROB_NODATA, PROB_SCALE, encode_probability
 from roadseg.raster.windows import array_slices
@@ -50,9 +49,7 @@ class ProbabilityWriter:
     _dst: rasterio.io.DatasetWriter | None = None
 
     def __enter__(self) -> ProbabilityWriter:
-        with warnings.catch_warnings():
-            # A plain image's output has no CRS, on purpose.
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with quiet_raster_warnings():  # a plain image's output has no CRS, on purpose
             self._dst = self._open()
         self._dst.update_tags(**self.tags)
         self._dst.scales = (PROB_SCALE,)

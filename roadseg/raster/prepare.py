@@ -5,14 +5,12 @@ training image reads the scene by."""
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rasterio.errors import NotGeoreferencedWarning
-
+from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.raster.grid import WorkingGrid, working_grid
 from roadseg.raster.normalize import BandStats, scene_band_stats
 from roadseg.raster.scene import SceneInfo, describe_scene, open_dataset
@@ -62,8 +60,6 @@ def prepare_scene(
         path, in_channels=in_channels, bands=bands, gsd=gsd, default_gsd=model_gsd_m, quiet=quiet
     )
     grid = working_grid(info, model_gsd_m)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with open_dataset(path) as src:
-            stats = scene_band_stats(src, info.bands, normalization, nodata=nodata)
+    with quiet_raster_warnings(), open_dataset(path) as src:
+        stats = scene_band_stats(src, info.bands, normalization, nodata=nodata)
     return info, SceneSpec(str(Path(path).resolve()), grid, info.bands, stats, nodata)

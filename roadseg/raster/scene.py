@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +11,10 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import ColorInterp
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import RasterioIOError
 
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
+from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.log import get_logger
 from roadseg.raster.gsd import ground_sample_distance
 
@@ -65,8 +65,7 @@ def open_dataset(path: str | os.PathLike[str]) -> rasterio.io.DatasetReader:
     if target.is_dir():
         raise InvalidInputError(f"{target}: is a directory, not a raster file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with quiet_raster_warnings():
             return rasterio.open(target)
     except RasterioIOError:
         raise InvalidInputError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,12 +9,11 @@ import numpy as np
 from affine import Affine
 from PIL import Image, ImageDraw
 from pyproj import CRS, Transformer
-from rasterio.errors import NotGeoreferencedWarning
-from rio_tiler.errors import NoOverviewWarning
 from rio_tiler.io import Reader
 
 from roadseg.io.atomic import atomic_output
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
+from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_THRESHOLD
 
 #: The longest side of the preview, in pixels; the background read never exceeds
@@ -34,17 +32,12 @@ STRETCH_PERCENTILES = (2, 98)
 
 def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | None]:
     # rio-tiler's decimated preview (overviews when the file has them, masks applied).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain image: known
-        # Without overviews rio-tiler warns that it reads the full resolution: for a
-        # quick look of a scene roadseg has just read whole, that is expected.
-        warnings.simplefilter("ignore", NoOverviewWarning)
+    with quiet_raster_warnings():  # a plain image, or no overviews: both expected here
         reader = Reader(str(path))
     with reader:
         src = reader.dataset
         bands = (1, 2, 3) if src.count >= 3 else (1,)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NoOverviewWarning)
+        with quiet_raster_warnings():
             image = reader.preview(indexes=bands, max_size=max_side, resampling_method="average")
         data = image.array
         h, w = data.shape[1:]

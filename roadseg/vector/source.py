@@ -13,7 +13,6 @@ refused.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,10 +20,10 @@ from typing import Any, Protocol
 import numpy as np
 import rasterio
 from rasterio.enums import MaskFlags, Resampling
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from roadseg.errors import InvalidInputError
+from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_THRESHOLD
 
 #: Pixels read to decide how a foreign raster is encoded.
@@ -127,8 +126,7 @@ def read_stored(
 
 def open_probability(path: Path) -> rasterio.io.DatasetReader:
     """Open a raster with no warning for a missing CRS (roadseg warns itself)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with quiet_raster_warnings():
         return rasterio.open(path)
 
 
