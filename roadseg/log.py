@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ LOGGER_NAME = "roadseg"
 _json_lines = False
 #: Least seconds between two JSON progress lines of one bar (the last one always goes).
 JSON_PROGRESS_INTERVAL = 0.2
+_WRITE_LOCK = threading.Lock()
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -32,7 +34,8 @@ class _JsonFormatter(logging.Formatter):
 
 def json_line(kind: str, /, **fields: Any) -> str:
     """One line of the JSON-lines protocol: ``{"type": kind, ...}``."""
-    return json.dumps({"type": kind, **fields}, ensure_ascii=False)
+    # ASCII escapes: the reader's decoding of a child's stderr need not match ours.
+    return json.dumps({"type": kind, **fields})
 
 
 def configure_logging(verbosity: int = 0, json_lines: bool | None = None) -> None:
@@ -93,7 +96,9 @@ class JsonProgress:
         if force or now - self._last >= JSON_PROGRESS_INTERVAL:
             self._last = now
             line = json_line("progress", stage=self.desc, done=self.n, total=self.total)
-            print(line, file=sys.stderr, flush=True)
+            with _WRITE_LOCK:  # one write, never split by a log line of another thread
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
 
     def update(self, n: int = 1) -> None:
         self.n += n

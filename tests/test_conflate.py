@@ -311,3 +311,58 @@ def test_batch_compares_every_scene_and_records_the_reference(tmp_path: Path) ->
         assert batch(other).n_done == 2  # another reference redoes the scenes
         with pytest.raises(InputNotFoundError, match="reference network not found"):
             batch(tmp_path / "none.gpkg")
+
+
+def test_multilines_and_degenerate_lines_are_cut_without_bridges() -> None:
+    from roadseg.vector.conflate import segments_of
+
+    multi = shapely.MultiLineString([[(0, 0), (4, 0)], [(100, 0), (104, 0)]])
+    point_line = shapely.LineString([(5, 5), (5, 5)])
+    segments = segments_of(np.array([multi, point_line], dtype=object), 4.0)
+    assert segments.length.max() <= 4.0 + 1e-9  # no segment from (4, 0) to (100, 0)
+    assert set(segments.line) == {0} and len(segments.line) == 2
+
+
+def test_a_line_grazing_the_footprint_keeps_its_inside_part() -> None:
+    from roadseg.vector.missing import compare_with_reference
+
+    footprint = shapely.box(X0, Y0, X0 + 400, Y0 + 400)
+    # Inside along y = 100, then out and back to touch the edge at one point.
+    grazing = [(X0 + 10, Y0 + 100), (X0 + 390, Y0 + 100), (X0 + 450, Y0 + 200),
+               (X0 + 400, Y0 + 300), (X0 + 450, Y0 + 350)]  # fmt: skip
+    clipped = shapely.intersection(shapely.LineString(grazing), footprint)
+    assert clipped.geom_type == "GeometryCollection"  # the case being tested
+    reference = _frame([grazing])
+    found = conflate(_frame(GRID[:1]), reference, footprint)
+    assert found.missing.empty and found.map_precision == pytest.approx(1.0, abs=0.03)
+    assert compare_with_reference is not None
+
+
+def test_web_mercator_is_not_taken_for_metres() -> None:
+    import pyproj
+
+    from roadseg.vector.conflate import metric_crs
+
+    area = shapely.box(1_000_000, 6_000_000, 1_001_000, 6_001_000)
+    assert metric_crs(area, pyproj.CRS.from_epsg(3857)).to_epsg() != 3857
+    assert metric_crs(area, pyproj.CRS.from_epsg(32633)).to_epsg() == 32633
+
+
+def test_conflate_without_footprint_takes_a_straight_roads_extent(tmp_path: Path) -> None:
+    from roadseg.vector.missing import conflate_geopackage
+
+    roads = _frame(GRID[:1])
+    roads.to_file(tmp_path / "roads.gpkg", layer="roads")
+    ref = tmp_path / "ref.gpkg"
+    _frame(GRID[:1]).to_file(ref)
+    result = conflate_geopackage(tmp_path / "roads.gpkg", ReferenceSpec(ref), tmp_path / "m.gpkg")
+    assert result.n_missing == 0 and result.map_recall == pytest.approx(1.0)
+    plain = tmp_path / "plain.tif"
+    import rasterio
+
+    with rasterio.open(plain, "w", driver="GTiff", width=8, height=8, count=1, dtype="uint8") as d:
+        d.write(np.ones((1, 8, 8), np.uint8))
+    with pytest.raises(InvalidInputError, match="has no CRS"):
+        conflate_geopackage(
+            tmp_path / "roads.gpkg", ReferenceSpec(ref), tmp_path / "n.gpkg", footprint_from=plain
+        )

@@ -22,8 +22,14 @@ from collections.abc import Callable, Sequence
 #: Variables the child does not inherit: they point at QGIS's Python, GDAL, PROJ, Qt.
 DROPPED_PREFIXES = ("PYTHON", "QGIS", "GDAL_", "PROJ_", "QT_", "CPL_", "OGR_", "GISBASE")
 DROPPED = {"LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX", "PROJ_LIB"}
-#: Share of the bar each stage of a command fills, in order.
-STAGES = {"roadseg run": (0.0, 85.0), "vectorize": (85.0, 100.0), "batch": (0.0, 100.0)}
+#: Share of the bar each stage fills, per command (a stage not listed fills all of it).
+STAGES = {
+    "run": {"roadseg run": (0.0, 85.0), "vectorize": (85.0, 100.0)},
+    "vectorize": {"vectorize": (0.0, 100.0)},
+    "batch": {"batch": (0.0, 100.0)},
+}
+#: Seconds to wait for the pipes to drain once the child has ended.
+DRAIN_SECONDS = 5
 #: Seconds between checks of the Cancel button while the child is silent.
 POLL_SECONDS = 0.1
 #: Seconds a cancelled child has to clean up before it is killed.
@@ -69,6 +75,8 @@ def run_roadseg(
         RoadsegFailedError: the command exited non-zero; the message is roadseg's.
     """
     command = [executable, "--log-format", "json", *arguments]
+    stages = STAGES.get(arguments[0] if arguments else "", {})
+    windows = os.name == "nt"
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -78,6 +86,10 @@ def run_roadseg(
         text=True,
         encoding="utf-8",
         errors="replace",
+        # On Windows: no console window, and a process group that CTRL_BREAK reaches.
+        creationflags=(
+            subprocess.CREATE_NO_WINDOW | subprocess.CREATE_NEW_PROCESS_GROUP if windows else 0
+        ),
     )
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -92,7 +104,28 @@ def run_roadseg(
     ]
     for reader in readers:
         reader.start()
-    error, last_text, open_streams = None, None, len(readers)
+    try:
+        error, last_text = _follow(
+            process, lines, len(readers), stages, on_progress, on_message, is_cancelled
+        )
+    finally:
+        _stop(process)  # a no-op once it has ended; stops it on any error here
+        for reader in readers:
+            reader.join(DRAIN_SECONDS)
+        if not any(reader.is_alive() for reader in readers):
+            for stream in (process.stdout, process.stderr):
+                stream.close()
+    code = process.returncode
+    if code != 0:
+        if error is None and last_text and last_text.startswith("Error: "):
+            error = last_text[len("Error: ") :]
+        raise RoadsegFailedError(error or last_text or f"roadseg exited with status {code}")
+    on_progress(100.0)
+
+
+def _follow(process, lines, open_streams, stages, on_progress, on_message, is_cancelled):
+    """Relay the child's lines until both its pipes close; ``(error, last text line)``."""
+    error, last_text = None, None
     while open_streams:
         if is_cancelled():
             _stop(process)
@@ -112,19 +145,13 @@ def run_roadseg(
             continue
         kind = event.get("type")
         if kind == "progress":
-            on_progress(_percent(event))
+            on_progress(_percent(event, stages))
         elif kind == "log":
             on_message(str(event.get("level", "INFO")), str(event.get("message", "")))
         elif kind == "error":
             error = str(event.get("message", ""))
-    code = process.wait()
-    for stream in (process.stdout, process.stderr):
-        stream.close()
-    if code != 0:
-        if error is None and last_text and last_text.startswith("Error: "):
-            error = last_text[len("Error: ") :]
-        raise RoadsegFailedError(error or last_text or f"roadseg exited with status {code}")
-    on_progress(100.0)
+    process.wait()
+    return error, last_text
 
 
 def _parse(line: str) -> dict | None:
@@ -137,8 +164,8 @@ def _parse(line: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _percent(event: dict) -> float:
-    start, end = STAGES.get(str(event.get("stage")), (0.0, 100.0))
+def _percent(event: dict, stages: dict) -> float:
+    start, end = stages.get(str(event.get("stage")), (0.0, 100.0))
     total = event.get("total") or 0
     done = event.get("done") or 0
     share = min(1.0, done / total) if total else 0.0
@@ -146,16 +173,15 @@ def _percent(event: dict) -> float:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM (roadseg unwinds and removes its temporary files), then wait; kill only
-    a child that does not end within the grace period."""
-    if process.poll() is None:
-        _terminate(process)
-    for stream in (process.stdout, process.stderr):
-        stream.close()
-
-
-def _terminate(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM if hasattr(signal, "SIGTERM") else signal.SIGINT)
+    """Ask roadseg to stop (SIGTERM; CTRL_BREAK on Windows), so that it unwinds and
+    removes its temporary files, then wait; kill only a child that does not end within
+    the grace period."""
+    if process.poll() is not None:
+        return
+    if os.name == "nt":
+        process.send_signal(signal.CTRL_BREAK_EVENT)
+    else:
+        process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=GRACE_SECONDS)
     except subprocess.TimeoutExpired:

@@ -87,6 +87,8 @@ def _handle_sigterm() -> Any:
 
     if threading.current_thread() is not threading.main_thread():
         return None  # signals can only be handled in the main thread
+    if hasattr(signal, "SIGBREAK"):  # Windows: what a parent's CTRL_BREAK_EVENT raises
+        signal.signal(signal.SIGBREAK, _raise_terminated)
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 

@@ -253,7 +253,8 @@ class _Run:
         record: dict[str, Any] = {
             "step": self.step,
             "elapsed_s": round(elapsed, 1),
-            "lr": self.optimizer.param_groups[0]["lr"],
+            # The last group is the network's (the first the pretrained encoder's).
+            "lr": self.optimizer.param_groups[-1]["lr"],
             "train_loss": float(np.mean(losses)) if losses else None,
         }
         threshold, metrics = 0.5, {}

@@ -87,21 +87,26 @@ class Segments:
 
 
 def segments_of(lines: np.ndarray, step_m: float) -> Segments:
-    """Cut ``lines`` (LineStrings in a metric CRS) into segments at most ``step_m`` long."""
-    dense = shapely.segmentize(np.asarray(lines, dtype=object), step_m)
-    coords, index = shapely.get_coordinates(dense, return_index=True)
+    """Cut ``lines`` (LineStrings or MultiLineStrings in a metric CRS) into segments at
+    most ``step_m`` long; ``line`` is the index of the input each comes from."""
+    parts, owner = shapely.get_parts(np.asarray(lines, dtype=object), return_index=True)
+    usable = (shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 0)
+    parts, owner = parts[usable], owner[usable]
+    dense = shapely.segmentize(parts, step_m)
+    coords, part = shapely.get_coordinates(dense, return_index=True)
     if len(coords) < 2:
         empty = np.zeros((0, 2))
         return Segments(empty, empty, np.zeros(0, int), np.zeros(0, int))
-    same = index[1:] == index[:-1]
+    same = part[1:] == part[:-1]  # never join the end of one part to the next
     starts = np.flatnonzero(same)
     start, end = coords[starts], coords[starts + 1]
     keep = np.hypot(*(end - start).T) > 0
-    line = index[starts][keep]
-    # Position along each line: a running count that restarts with every line.
-    first = np.r_[0, np.flatnonzero(np.diff(line)) + 1]
-    order = np.arange(len(line)) - np.repeat(first, np.diff(np.r_[first, len(line)]))
-    return Segments(start[keep], end[keep], line, order)
+    part_of = part[starts][keep]
+    # Position along each part: a running count that restarts with every part, so that
+    # consecutive positions are always joined on the ground.
+    first = np.r_[0, np.flatnonzero(np.diff(part_of)) + 1]
+    order = np.arange(len(part_of)) - np.repeat(first, np.diff(np.r_[first, len(part_of)]))
+    return Segments(start[keep], end[keep], owner[part_of], order)
 
 
 def covered(segments: Segments, other: Segments, options: ConflateOptions) -> np.ndarray:
@@ -150,7 +155,14 @@ class Conflation:
 def metric_crs(footprint: shapely.Geometry, crs: CRS) -> CRS:
     """A CRS in metres for the footprint: its own when projected in metres, else the
     UTM zone of its centre."""
-    if crs.is_projected and crs.axis_info[0].unit_name in ("metre", "meter"):
+    # A projected CRS in metres measures lengths as they are on the ground, unless it is
+    # a Mercator (Web Mercator's metres grow by 1 / cos(latitude)).
+    method = crs.coordinate_operation.method_name.lower() if crs.coordinate_operation else ""
+    if (
+        crs.is_projected
+        and crs.axis_info[0].unit_name in ("metre", "meter")
+        and ("mercator" not in method or "transverse" in method)
+    ):
         return crs
     utm = gpd.GeoSeries([footprint], crs=crs).estimate_utm_crs()
     if utm is None:  # pragma: no cover - only outside the UTM range of latitudes
@@ -176,6 +188,11 @@ def conflate(
     """
     options = (options or ConflateOptions()).validate()
     crs = detected.crs
+    if footprint.is_empty:
+        raise InvalidParameterError(
+            "the scene has no valid area to compare the roads in (all no-data, or no roads "
+            "to take the extent of); give a footprint raster with data"
+        )
     local = metric_crs(footprint, CRS.from_user_input(crs))
     det_lines = detected.geometry.to_crs(local).to_numpy()
     ref_lines = reference.geometry.to_crs(local).to_numpy() if len(reference) else np.array([])

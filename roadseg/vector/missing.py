@@ -23,7 +23,7 @@ from roadseg.io.atomic import (
     check_suffix,
 )
 from roadseg.log import get_logger, plural
-from roadseg.vector.conflate import ConflateOptions, Conflation, conflate
+from roadseg.vector.conflate import ConflateOptions, Conflation, conflate, metric_crs
 from roadseg.vector.footprint import valid_footprint
 from roadseg.vector.output import GEOMETRY_COLUMN, MODEL_KEY, ROADS_LAYER
 from roadseg.vector.reference import ReferenceSpec, read_reference
@@ -79,6 +79,14 @@ def compare_with_reference(
             "georeferenced scene"
         )
     crs = CRS.from_user_input(roads.crs)
+    if footprint.is_empty:
+        log.warning("the scene has no valid data: nothing to compare with %s", reference.label)
+        empty = gpd.GeoDataFrame(
+            columns=["id", "road_id", "length_m", "mean_prob", "geometry"],
+            geometry="geometry",
+            crs=crs,
+        )
+        return Conflation(empty, None, None, 0.0, 0.0)
     lines = read_reference(reference, footprint, crs)
     if not len(lines):
         log.warning(
@@ -194,11 +202,22 @@ def conflate_geopackage(
             raise InputNotFoundError(f"{footprint_from}: raster for the footprint not found")
         footprint = _in_crs(valid_footprint(Path(footprint_from)), footprint_from, roads.crs)
     else:
-        footprint = shapely.box(*roads.total_bounds) if len(roads) else shapely.Polygon()
+        footprint = _extent_of(roads, options.tolerance_m)
     found = compare_with_reference(roads, reference, footprint, options)
     with atomic_output(target, overwrite=overwrite) as tmp:
         result = write_missing_layer(tmp, found, reference, options, model)
     return MissingRoads(**{**result.__dict__, "path": target})
+
+
+def _extent_of(roads: gpd.GeoDataFrame, margin_m: float) -> shapely.Geometry:
+    """The roads' bounding box widened by ``margin_m`` on the ground (a single straight
+    road has a box of no area), in their CRS; empty without roads."""
+    if not len(roads) or roads.crs is None:
+        return shapely.Polygon()
+    local = metric_crs(shapely.box(*roads.total_bounds), CRS.from_user_input(roads.crs))
+    x0, y0, x1, y1 = roads.to_crs(local).total_bounds
+    box = shapely.box(x0 - margin_m, y0 - margin_m, x1 + margin_m, y1 + margin_m)
+    return gpd.GeoSeries([box], crs=local).to_crs(roads.crs).iloc[0]
 
 
 def _in_crs(
@@ -208,6 +227,11 @@ def _in_crs(
 
     with rasterio.open(raster) as src:
         source = src.crs
+    if source is None and crs is not None:
+        raise InvalidInputError(
+            f"{raster}: has no CRS, so its footprint cannot be placed on the roads; give "
+            "the georeferenced scene or probability raster"
+        )
     if source is None or crs is None:
         return footprint
     series = gpd.GeoSeries([footprint], crs=source).to_crs(crs)

@@ -216,9 +216,14 @@ def read_reference(
         log.warning("%s has no %r field; its classes cannot be filtered", spec.label, HIGHWAY_FIELD)
     lines = lines.set_crs(crs, allow_override=True).to_crs(footprint_crs)
     clipped = shapely.intersection(lines.geometry.to_numpy(), footprint)
-    lines = lines.set_geometry(gpd.GeoSeries(clipped, crs=footprint_crs, index=lines.index))
-    lines = lines[~lines.geometry.is_empty & lines.geometry.geom_type.str.contains("Line")]
-    lines = lines.explode(index_parts=False, ignore_index=True)
+    # A clip can give collections (a line and the point where it grazes the edge): keep
+    # the line parts of every result, one row each.
+    parts, owner = shapely.get_parts(clipped, return_index=True)
+    keep = (shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 0)  # LineString
+    lines = gpd.GeoDataFrame(
+        lines.drop(columns=lines.geometry.name).iloc[owner[keep]].reset_index(drop=True),
+        geometry=gpd.GeoSeries(parts[keep], crs=footprint_crs),
+    )
     log.info(
         "reference %s: %d line(s) within the scene (%s)",
         spec.label,

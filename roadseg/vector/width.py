@@ -94,6 +94,8 @@ def _measure(
     if c1 <= c0 or r1 <= r0:
         return np.full(len(points), np.nan)
     mask = is_road(read(Window(c0, r0, c1 - c0, r1 - r0)))
+    if mask.all():  # road to the window's edges: wider than it can measure
+        return np.full(len(points), np.nan)
     distance = ndimage.distance_transform_edt(mask)
     # The centreline may run a pixel off the mask's middle: the largest distance in
     # its 3x3 neighbourhood is the half-width.
