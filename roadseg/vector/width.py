@@ -98,11 +98,13 @@ def _measure(
         return np.full(len(points), np.nan)
     distance = ndimage.distance_transform_edt(mask)
     # The centreline may run a pixel off the mask's middle: the largest distance in
-    # its 3x3 neighbourhood is the half-width.
-    distance = ndimage.maximum_filter(distance, size=3)
-    rr = np.clip(rows - r0, 0, mask.shape[0] - 1)
-    cc = np.clip(cols - c0, 0, mask.shape[1] - 1)
-    half = distance[rr, cc]
+    # its 3x3 neighbourhood is the half-width (sampled there, not filtered everywhere).
+    half = np.zeros(len(points))
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            rr = np.clip(rows - r0 + dr, 0, mask.shape[0] - 1)
+            cc = np.clip(cols - c0 + dc, 0, mask.shape[1] - 1)
+            np.maximum(half, distance[rr, cc], out=half)
     # The distance runs to the centre of the first pixel off the road: twice it is
     # w + 1 for an odd width w and w for an even one (the centreline then lies on a
     # pixel edge); half a pixel less is right on average wherever the road lies.
