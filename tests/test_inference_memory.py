@@ -109,8 +109,8 @@ def test_process_block_equals_the_read_infer_blend_tasks(tmp_path: Path, engine:
         expected = blend_block(job, data, infer_block(model_spec, job, data))
         fused = process_block(spec, model_spec, job, out)
         assert set(fused.seconds) == {"read", "infer", "blend"}
-        assert fused.window == expected.window == job.extent
-        assert fused.transform == expected.transform and fused.crs == expected.crs
+        assert fused.placement == expected.placement
+        assert fused.placement.window == job.extent
         for name in ("weighted", "weight", "valid"):
             assert getattr(fused, name).tobytes() == getattr(expected, name).tobytes(), name
 

@@ -44,15 +44,16 @@ def test_a_read_carries_its_window_transform_and_crs(
     ws = Workspace()
     with rasterio.open(spec.path) as src:
         raw = read_window_raw(src, spec.grid, spec.bands, window, workspace=ws)
-    assert raw.window == window
+    assert raw.placement.window == window
     assert raw.data.shape[1:] == raw.valid.shape == windows.shape(window)
-    assert raw.transform == windows.transform(window, spec.grid.transform)
-    assert raw.crs == spec.grid.crs and (raw.crs is None) == (not georeferenced)
+    placement = raw.placement
+    assert placement.transform == windows.transform(window, spec.grid.transform)
+    assert placement.crs == spec.grid.crs and (placement.crs is None) == (not georeferenced)
     # The values are read into (or mirrored into) the workspace's buffers: not copies.
     assert raw.data.base is not None
     if georeferenced:
         # The transform places the window's first pixel on the scene's map.
-        x, y = raw.transform * (0, 0)
+        x, y = placement.transform * (0, 0)
         assert (x, y) == pytest.approx(spec.grid.transform * (window.col_off, window.row_off))
 
 
@@ -68,13 +69,14 @@ def test_block_results_carry_their_extent_transform_and_crs(
     for index in layout.blocks():
         job = BlockJob.from_layout(layout, index)
         data = read_block(spec, job)
-        assert data.window == job.read and data.crs == grid.crs
+        assert data.placement.window == job.read and data.placement.crs == grid.crs
         probs = infer_block_with(lambda t: t[:, 0].copy(), 4, job, data)
         result = blend_block(job, data, probs)
-        assert result.window == job.extent
+        placement = result.placement
+        assert placement.window == job.extent
         assert result.weighted.shape == windows.shape(job.extent)
-        assert result.crs == grid.crs
-        assert isinstance(result.transform, Affine)
-        assert result.transform.almost_equals(grid.window_transform(job.extent))
-        covered[result.window.toslices()] += 1
+        assert placement.crs == grid.crs
+        assert isinstance(placement.transform, Affine)
+        assert placement.transform.almost_equals(grid.window_transform(job.extent))
+        covered[placement.window.toslices()] += 1
     assert covered.min() >= 1  # the extents cover the grid

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import rasterio
-from affine import Affine
 from rasterio import windows
-from rasterio.crs import CRS
 from rasterio.errors import WindowError
 from rasterio.windows import Window
 
@@ -33,7 +31,7 @@ from roadseg.raster.reader import (
     read_window_raw,
 )
 from roadseg.raster.scene import open_dataset
-from roadseg.raster.windows import array_slices, relative
+from roadseg.raster.windows import Placement, array_slices
 
 #: Megabytes of GDAL block cache in each process (GDAL's default grows with RAM).
 GDAL_CACHE_MB = 64
@@ -92,23 +90,20 @@ class BlockResult:
 
     Attributes:
         index: the block.
-        window: the extent, in working-grid pixels; the arrays cover it.
+        placement: where the arrays lie: the extent, in working-grid pixels, its
+            transform (derived from the transform of the block's read window, when
+            known) and the grid's CRS.
         weighted: sum over tiles of weight x probability, float32.
         weight: sum of the weights, float32.
         valid: where the scene has data.
-        transform: pixel-to-CRS transform of ``window`` (derived from the transform of
-            the block's read window), when known.
-        crs: the working grid's CRS, or ``None`` (a plain image).
         seconds: time spent on each stage of the block, when measured.
     """
 
     index: tuple[int, int]
-    window: Window
+    placement: Placement
     weighted: np.ndarray
     weight: np.ndarray
     valid: np.ndarray
-    transform: Affine | None = None
-    crs: CRS | None = None
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
@@ -221,19 +216,10 @@ class _Blender:
             else self.out.array("valid", self.weighted.shape, bool)
         )
         np.copyto(valid, read.valid[array_slices(job.extent, job.read)])
-        transform = None
-        if read.transform is not None:
-            transform = windows.transform(relative(job.extent, job.read), read.transform)
-        return BlockResult(
-            job.index,
-            job.extent,
-            self.weighted,
-            self.weight,
-            valid,
-            transform,
-            read.crs,
-            seconds or {},
+        placement = (
+            Placement(job.extent) if read.placement is None else read.placement.crop(job.extent)
         )
+        return BlockResult(job.index, placement, self.weighted, self.weight, valid, seconds or {})
 
 
 def blend_block(job: BlockJob, data: WindowData, probs: np.ndarray) -> BlockResult:

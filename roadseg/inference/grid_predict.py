@@ -59,7 +59,7 @@ def predict_grid(
         job = BlockJob.from_layout(layout, index)
         data = read_block(scene, job)
         result = blend_block(job, data, infer_block_with(predict, batch_size, job, data))
-        rows, cols = result.window.toslices()  # the extent lies inside the grid
+        rows, cols = result.placement.window.toslices()  # the extent lies inside the grid
         weighted[rows, cols] += result.weighted
         weight[rows, cols] += result.weight
         valid[rows, cols] = result.valid

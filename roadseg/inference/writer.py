@@ -99,7 +99,7 @@ class ProbabilityWriter:
         result: BlockResult,
         window: Window,
     ) -> None:
-        rs, cs = array_slices(window, result.window)
+        rs, cs = array_slices(window, result.placement.window)
         weighted = result.weighted[rs, cs]
         weight = result.weight[rs, cs]
         expected = len(rseg.blocks) * len(cseg.blocks)

@@ -14,6 +14,7 @@ from roadseg.errors import InvalidInputError, InvalidParameterError
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
 from roadseg.raster.gsd import pixel_size_m
 from roadseg.raster.scene import SceneInfo
+from roadseg.raster.windows import Placement
 
 #: Largest working grid side accepted (guards against a wildly wrong --gsd).
 MAX_GRID_SIDE = 1 << 20
@@ -66,6 +67,10 @@ class WorkingGrid:
     def window_transform(self, window: Window) -> Affine:
         """The pixel-to-CRS transform of a window of the grid (it may run past the grid)."""
         return windows.transform(window, self.transform)
+
+    def placement(self, window: Window) -> Placement:
+        """Where ``window`` (it may run past the grid) lies: its transform, the grid's CRS."""
+        return Placement(window, self.window_transform(window), self.crs)
 
     def scene_window(self, window: Window) -> Window:
         """The (fractional) scene window covering a working-grid window.

@@ -18,15 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import rasterio
-from affine import Affine
 from rasterio import windows
-from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from roadseg.raster.buffers import Workspace
 from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.normalize import BandStats, normalize
+from roadseg.raster.windows import Placement
 
 #: Model input given to pixels without data (mid-range of the stretched values).
 NODATA_FILL = 0.5
@@ -47,24 +46,21 @@ def reflect_indices(start: int, stop: int, size: int) -> np.ndarray:
 class RawWindow:
     """Scene values resampled onto a window of the working grid.
 
-    A read carries where it lies: its window of the working grid (it may run past the
-    grid; the values there are mirrored), the window's transform and the grid's CRS. A
-    view of part of a read (a tile, a crop) may leave them ``None``. The arrays are
-    never copied into the object: they may be views of reused buffers.
+    A read carries where it lies (its :class:`~roadseg.raster.windows.Placement`: its
+    window of the working grid, which may run past the grid, where the values are
+    mirrored; the window's transform; the grid's CRS). A view of part of a read (a
+    tile, a crop) may have none. The arrays are never copied into the object: they may
+    be views of reused buffers.
 
     Attributes:
         data: ``(bands, height, width)`` in the scene's dtype.
         valid: ``(height, width)`` boolean, False where the scene has no data.
-        window: the working-grid window, or ``None``.
-        transform: pixel-to-CRS transform of ``window``, or ``None``.
-        crs: the working grid's CRS (``None`` also for a plain image).
+        placement: where it lies on the working grid, or ``None``.
     """
 
     data: np.ndarray
     valid: np.ndarray
-    window: Window | None = None
-    transform: Affine | None = None
-    crs: CRS | None = None
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True)
@@ -74,14 +70,12 @@ class WindowData:
     Attributes:
         image: ``(bands, height, width)`` float32 in [0, 1].
         valid: ``(height, width)`` boolean, False where the scene has no data.
-        window, transform, crs: where it lies, as for :class:`RawWindow`.
+        placement: where it lies, as for :class:`RawWindow`.
     """
 
     image: np.ndarray
     valid: np.ndarray
-    window: Window | None = None
-    transform: Affine | None = None
-    crs: CRS | None = None
+    placement: Placement | None = None
 
 
 def read_raw(
@@ -133,7 +127,7 @@ def _read_raw(
         valid &= np.isfinite(data).all(axis=0)
     if nodata is not None:
         valid &= ~np.all(data == nodata, axis=0)
-    return RawWindow(data, valid, window, grid.window_transform(window), grid.crs)
+    return RawWindow(data, valid, grid.placement(window))
 
 
 def model_input(raw: RawWindow, stats: BandStats) -> np.ndarray:
@@ -204,7 +198,7 @@ def read_window_raw(
     for band in range(data.shape[0]):
         data[band] = raw.data[band][sel_r, sel_c]
     valid[...] = raw.valid[sel_r, sel_c]
-    return RawWindow(data, valid, window, grid.window_transform(window), grid.crs)
+    return RawWindow(data, valid, grid.placement(window))
 
 
 def read_window(
@@ -226,4 +220,4 @@ def read_window(
     else:
         image = workspace.array("image", shape, np.float32)
     image = model_input_into(raw, stats, image)
-    return WindowData(image, raw.valid, raw.window, raw.transform, raw.crs)
+    return WindowData(image, raw.valid, raw.placement)
