@@ -9,18 +9,13 @@ from typing import Any
 
 from roadseg.errors import InvalidParameterError
 from roadseg.inference import InferenceOptions, PredictionResult, predict_scene
-from roadseg.io.atomic import (
-    check_distinct,
-    check_not_input,
-    check_output_path,
-    check_suffix,
-    remove_quietly,
-    temporary_sibling,
-)
+from roadseg.io.atomic import check_outputs, remove_quietly, temporary_sibling
 from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger
+from roadseg.raster.probability import PROBABILITY_FORMAT
 from roadseg.vector import VectorOptions, VectorResult, check_threshold, vectorize
 from roadseg.vector.conflate import ConflateOptions
+from roadseg.vector.output import PREVIEW_FORMAT, ROADS_FORMAT
 from roadseg.vector.reference import ReferenceSpec
 
 log = get_logger(__name__)
@@ -104,15 +99,17 @@ def run_scene(
                 f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to the "
                 "road lines; give out=roads.gpkg as well"
             )
-    check_outputs(scene, out=out, prob_out=prob_out, preview=preview)
+    check_outputs(
+        {
+            "out": (out, ROADS_FORMAT),
+            "prob_out": (prob_out, PROBABILITY_FORMAT),
+            "preview": (preview, PREVIEW_FORMAT),
+        },
+        [scene, reference.path if reference is not None else None],
+        overwrite,
+    )
     if reference is not None:  # a bad reference stops the run before any work
         reference.validate().check()
-    if prob_out is not None:
-        check_output_path(prob_out, overwrite)
-    if out is not None:
-        check_output_path(out, overwrite)
-        if preview is not None:
-            check_output_path(preview, overwrite)
     if out is None:
         with gdal_errors(reading=[scene], writing=[prob_out]):
             prediction = predict_scene(
@@ -158,37 +155,3 @@ def run_scene(
         if temporary:
             remove_quietly([prob_path])
     return RunResult(Path(scene), prediction, vectors)
-
-
-#: Extensions of the files ``roadseg run`` writes, the first being the one suggested.
-VECTOR_SUFFIXES = (".gpkg",)
-PROB_SUFFIXES = (".tif", ".tiff")
-PREVIEW_SUFFIXES = (".png",)
-
-
-def check_outputs(
-    scene: str | os.PathLike[str],
-    *,
-    out: str | os.PathLike[str] | None = None,
-    prob_out: str | os.PathLike[str] | None = None,
-    preview: str | os.PathLike[str] | None = None,
-) -> None:
-    """Refuse outputs that would destroy the scene, collide, or misname their format.
-
-    Checked with or without ``overwrite``: no option makes these right.
-
-    Raises:
-        OutputIsInputError: an output is the scene itself.
-        InvalidParameterError: two outputs are one file, or an extension names a
-            format other than the one written.
-    """
-    outputs = {"out": out, "prob_out": prob_out, "preview": preview}
-    for path in outputs.values():
-        check_not_input(path, [scene])
-    check_distinct(outputs)
-    if out is not None:
-        check_suffix(out, VECTOR_SUFFIXES, "a GeoPackage (layers roads and junctions)")
-    if prob_out is not None:
-        check_suffix(prob_out, PROB_SUFFIXES, "a Cloud-Optimised GeoTIFF")
-    if preview is not None:
-        check_suffix(preview, PREVIEW_SUFFIXES, "a PNG image")

@@ -15,10 +15,12 @@ from click.testing import CliRunner
 from inference_helpers import local_checkpoint, textured, write_scene
 
 from roadseg.cli.main import cli
-from roadseg.errors import OutputExistsError, OutputIsInputError
+from roadseg.errors import InvalidParameterError, OutputExistsError, OutputIsInputError
 from roadseg.io import atomic
 from roadseg.io.atomic import (
+    OutputFormat,
     atomic_output,
+    check_outputs,
     clear_stale,
     final_name,
     parse_temporary,
@@ -64,6 +66,26 @@ def test_an_output_that_is_the_scene_by_another_path_or_a_link(workdir: Path) ->
     for target in (workdir / "sub" / ".." / "scene.tif", workdir / "same.tif"):
         with pytest.raises(OutputIsInputError):
             atomic.check_not_input(target, [workdir / "scene.tif"])
+
+
+def test_check_outputs_is_the_one_check_of_a_calls_outputs(tmp_path: Path) -> None:
+    gpkg, png = OutputFormat((".gpkg",), "a GeoPackage"), OutputFormat((".png",), "a PNG image")
+    scene = tmp_path / "scene.tif"
+    scene.write_bytes(b"x")
+    given = {"out": (tmp_path / "r.gpkg", gpkg), "preview": (None, png)}
+    assert check_outputs(given, [scene, None], False) == {"out": tmp_path / "r.gpkg"}
+    with pytest.raises(OutputIsInputError):
+        check_outputs({"out": (scene, gpkg)}, [scene], True)
+    with pytest.raises(InvalidParameterError, match=r"given as both out=\.\.\. and preview="):
+        check_outputs(
+            {"out": (tmp_path / "a.png", gpkg), "preview": (tmp_path / "a.png", png)}, [], True
+        )
+    with pytest.raises(InvalidParameterError, match=r"name the file r\.png"):
+        check_outputs({"preview": (tmp_path / "r.jpg", png)}, [], False)
+    (tmp_path / "old.gpkg").write_bytes(b"x")
+    with pytest.raises(OutputExistsError):
+        check_outputs({"out": (tmp_path / "old.gpkg", gpkg)}, [scene], False)
+    assert check_outputs({"out": (tmp_path / "old.gpkg", gpkg)}, [scene], True)
 
 
 def test_temporary_names_never_nest_and_name_their_output(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from roadseg.errors import InvalidParameterError
 from roadseg.inference.engine import export_onnx, weights_sha256
-from roadseg.io.atomic import check_output_path, check_suffix
+from roadseg.io.atomic import OutputFormat, check_outputs
 from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, load, resolve_model
 
@@ -37,6 +37,8 @@ DEEPNESS_HIGH = (255.0, 255.0, 255.0)
 DEEPNESS_OVERLAP_PCT = 10
 #: Deepness's median filter on the class map (0: off): thin roads would not survive it.
 DEEPNESS_SMALL_SEGMENT = 0
+#: The exported model as an output.
+ONNX_FORMAT = OutputFormat((".onnx",), "an ONNX model")
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,7 @@ def export_model(
         InvalidParameterError: a tile size the model cannot take, or a stretch that
             does not fit its bands.
     """
-    check_suffix(out, (".onnx",), "an ONNX model")
-    target = check_output_path(out, overwrite)
+    target = check_outputs({"out": (out, ONNX_FORMAT)}, [], overwrite)["out"]
     checkpoint = resolve_model(model, "cpu")
     network, meta = load(checkpoint)
     stride = int(network.output_stride)

@@ -26,7 +26,7 @@ from roadseg.inference.predictor import ModelSpec, get_predictor, release_engine
 from roadseg.inference.writer import ProbabilityWriter, write_cog
 from roadseg.io.atomic import (
     atomic_output,
-    check_output_path,
+    check_outputs,
     final_name,
     is_temporary,
     remove_quietly,
@@ -150,12 +150,13 @@ def predict_scene(
 
     Raises:
         InputNotFoundError, InvalidInputError, InvalidParameterError,
-        OutputExistsError, CheckpointError, DeviceError.
+        OutputExistsError, OutputIsInputError, CheckpointError, DeviceError.
     """
     started = time.perf_counter()
     options = (options or InferenceOptions()).validate()
     check_scheduler(scheduler)
-    target = check_output_path(prob_out, overwrite)
+    outputs = {"prob_out": (prob_out, P.PROBABILITY_FORMAT)}
+    target = check_outputs(outputs, [scene], overwrite)["prob_out"]
     # GDAL's default block cache (5 % of RAM) would keep a scene's blocks, and the
     # output's, and grow with the scene.
     with (

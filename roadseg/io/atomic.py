@@ -22,7 +22,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,6 +228,61 @@ def check_suffix(path: str | os.PathLike[str], allowed: tuple[str, ...], what: s
             f"{path}: roadseg writes {what} here, which would not match the extension "
             f"{suffix or '(none)'}; name the file {Path(path).stem}{allowed[0]}"
         )
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """What roadseg writes to one kind of output.
+
+    Attributes:
+        suffixes: the extensions that name it, the first being the one suggested.
+        what: how messages describe it (``"a PNG image"``).
+    """
+
+    suffixes: tuple[str, ...]
+    what: str
+
+
+#: An output: its path (``None``: not asked for) and the format written there.
+Output = tuple[str | os.PathLike[str] | None, OutputFormat]
+
+
+def check_outputs(
+    outputs: Mapping[str, Output],
+    inputs: Iterable[str | os.PathLike[str] | None],
+    overwrite: bool,
+) -> dict[str, Path]:
+    """Check every output of one call before any work: the one check of outputs.
+
+    Refused whatever ``overwrite`` says, since no option makes them right: an output
+    that is an input, two outputs that are one file, an extension naming a format other
+    than the one written. Then each output must be writable (:func:`check_output_path`,
+    which also clears what killed runs left of it).
+
+    Args:
+        outputs: ``{parameter name: (path or None, format)}``, in the order messages
+            should name them.
+        inputs: the files the call reads (``None`` entries are skipped).
+        overwrite: whether existing outputs may be replaced.
+
+    Returns:
+        The outputs given, as paths, keyed by parameter name.
+
+    Raises:
+        OutputIsInputError: an output is an input.
+        InvalidParameterError: two outputs are one file, a misnamed extension, or an
+            unusable folder.
+        OutputExistsError: an output exists and ``overwrite`` is false.
+        OutputNotWritableError: an output's folder cannot be written.
+    """
+    given = [(name, path, form) for name, (path, form) in outputs.items() if path is not None]
+    sources = list(inputs)
+    for _, path, _ in given:
+        check_not_input(path, sources)
+    check_distinct({name: path for name, path, _ in given})
+    for _, path, form in given:
+        check_suffix(path, form.suffixes, form.what)
+    return {name: check_output_path(path, overwrite) for name, path, _ in given}
 
 
 def folder_writable(folder: Path) -> bool:

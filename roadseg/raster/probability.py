@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from roadseg.io.atomic import OutputFormat
+
 #: Stored value of probability 1.0.
 PROB_MAX = 254
 #: Stored value of pixels without data.
 PROB_NODATA = 255
 #: Band scale: stored value x scale = probability.
 PROB_SCALE = 1.0 / PROB_MAX
+
+#: The probability raster as an output (``.tif`` suggested).
+PROBABILITY_FORMAT = OutputFormat((".tif", ".tiff"), "a Cloud-Optimised GeoTIFF")
 
 #: Dataset tags written with the probabilities.
 TAG_MODEL = "ROADSEG_MODEL"

@@ -15,13 +15,7 @@ import shapely
 from pyproj import CRS
 
 from roadseg.errors import InputNotFoundError, InvalidInputError
-from roadseg.io.atomic import (
-    atomic_output,
-    check_distinct,
-    check_not_input,
-    check_output_path,
-    check_suffix,
-)
+from roadseg.io.atomic import OutputFormat, atomic_output, check_outputs
 from roadseg.log import get_logger, plural
 from roadseg.vector.conflate import ConflateOptions, Conflation, conflate, metric_crs
 from roadseg.vector.footprint import valid_footprint
@@ -32,6 +26,8 @@ from roadseg.vector.style import write_layer_styles
 log = get_logger(__name__)
 
 MISSING_LAYER = "missing_roads"
+#: The GeoPackage ``roadseg conflate`` writes.
+MISSING_FORMAT = OutputFormat((".gpkg",), "a GeoPackage (layer missing_roads)")
 #: Keys of the ``missing_roads`` layer's metadata (GDAL layer metadata in the GeoPackage).
 META_REFERENCE = "ROADSEG_REFERENCE"
 META_REFERENCE_TIME = "ROADSEG_REFERENCE_TIMESTAMP"
@@ -177,10 +173,9 @@ def conflate_geopackage(
     options = (options or ConflateOptions()).validate()
     reference.validate()
     roads_path = Path(roads_path)
-    check_suffix(out, (".gpkg",), "a GeoPackage (layer missing_roads)")
-    check_not_input(out, [roads_path, reference.path, footprint_from])
-    check_distinct({"out": out})
-    target = check_output_path(out, overwrite)
+    target = check_outputs(
+        {"out": (out, MISSING_FORMAT)}, [roads_path, reference.path, footprint_from], overwrite
+    )["out"]
     if not roads_path.is_file():
         raise InputNotFoundError(f"{roads_path}: road GeoPackage not found")
     try:

@@ -1,4 +1,5 @@
-"""The road GeoPackage: layers ``roads`` and ``junctions`` plus their QGIS styles."""
+"""The road GeoPackage: layers ``roads`` and ``junctions`` plus their QGIS styles; and
+the formats of the vector stage's outputs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 
+from roadseg.io.atomic import OutputFormat
 from roadseg.vector.style import write_layer_styles
+
+#: The road GeoPackage, and the preview drawn of it.
+ROADS_FORMAT = OutputFormat((".gpkg",), "a GeoPackage (layers roads and junctions)")
+PREVIEW_FORMAT = OutputFormat((".png",), "a PNG image")
 
 ROADS_LAYER = "roads"
 JUNCTIONS_LAYER = "junctions"

@@ -31,15 +31,7 @@ import shapely
 from pyproj import CRS
 
 from roadseg.errors import InputNotFoundError, InvalidInputError
-from roadseg.io.atomic import (
-    atomic_output,
-    check_distinct,
-    check_not_input,
-    check_output_path,
-    check_suffix,
-    final_name,
-    is_temporary,
-)
+from roadseg.io.atomic import atomic_output, check_outputs, final_name, is_temporary
 from roadseg.io.gdal import gdal_errors
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
 from roadseg.log import get_logger, plural
@@ -51,7 +43,7 @@ from roadseg.vector.graph import RoadGraph
 from roadseg.vector.line_options import VectorOptions, check_threshold
 from roadseg.vector.missing import MissingRoads, compare_with_reference, write_missing_layer
 from roadseg.vector.network import RoadNetwork, to_network
-from roadseg.vector.output import write_geopackage
+from roadseg.vector.output import PREVIEW_FORMAT, ROADS_FORMAT, write_geopackage
 from roadseg.vector.piece_dispatch import block_windows, run_blocks
 from roadseg.vector.probe import distance_to_nodata, segment_support
 from roadseg.vector.reference import ReferenceSpec
@@ -274,19 +266,14 @@ def vectorize(
     if threshold is not None:
         check_threshold(threshold)
     prob_path = Path(prediction if isinstance(prediction, str | os.PathLike) else prediction.path)
-    for path in (out, preview):
-        check_not_input(path, [prob_path, scene])
-    check_distinct({"out": out, "preview": preview})
-    check_suffix(out, (".gpkg",), "a GeoPackage (layers roads and junctions)")
-    if preview is not None:
-        check_suffix(preview, (".png",), "a PNG image")
-    target = check_output_path(out, overwrite)
-    if preview is not None:
-        check_output_path(preview, overwrite)
+    target = check_outputs(
+        {"out": (out, ROADS_FORMAT), "preview": (preview, PREVIEW_FORMAT)},
+        [prob_path, scene, reference.path if reference is not None else None],
+        overwrite,
+    )["out"]
     if scene is not None and not Path(scene).is_file():
         raise InputNotFoundError(f"{scene}: scene for the preview not found")
     if reference is not None:
-        check_not_input(out, [reference.path])
         reference.validate().check()
         conflate_options = (conflate_options or ConflateOptions()).validate()
     with gdal_errors(reading=[prob_path, scene], writing=[out, preview]):
