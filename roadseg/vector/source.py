@@ -24,7 +24,12 @@ from rasterio.windows import Window
 
 from roadseg.errors import InvalidInputError
 from roadseg.io.quiet import quiet_raster_warnings
-from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_THRESHOLD
+from roadseg.raster.probability import (
+    PROB_MAX,
+    PROB_NODATA,
+    TAG_THRESHOLD,
+    encode_probability,
+)
 
 #: Pixels read to decide how a foreign raster is encoded.
 SAMPLE_PIXELS = 1 << 20
@@ -96,18 +101,16 @@ class ProbabilityEncoding:
         return f"{self.kind} (probability = value x {self.scale:.4g} + {self.offset:g}, nodata {nodata})"
 
     def to_stored(self, data: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """Values of this encoding to roadseg's stored uint8 (0..254, 255 = no data)."""
+        """Values of this encoding to roadseg's stored uint8 (0..254, 255 = no data), by
+        :func:`~roadseg.raster.probability.encode_probability` (which also takes
+        non-finite values for no data)."""
         if self.native and valid is None:
             return data
-        missing = ~np.isfinite(data) if data.dtype.kind == "f" else np.zeros(data.shape, bool)
+        missing = np.zeros(data.shape, bool) if valid is None else ~valid
         if self.nodata is not None:
             missing |= data == self.nodata
-        if valid is not None:
-            missing |= ~valid
         prob = data.astype(np.float32) * np.float32(self.scale) + np.float32(self.offset)
-        out = np.rint(np.clip(np.nan_to_num(prob, nan=0.0), 0.0, 1.0) * PROB_MAX).astype(np.uint8)
-        out[missing] = PROB_NODATA
-        return out
+        return encode_probability(prob, ~missing)
 
 
 NATIVE = ProbabilityEncoding("roadseg")
