@@ -14,7 +14,7 @@ from synthetic_roads import UTM, write_prob_raster
 
 from roadseg.errors import InvalidInputError, InvalidParameterError
 from roadseg.inference import InferenceOptions, PredictionResult
-from roadseg.vector import VectorOptions, check_threshold, vectorize
+from roadseg.vector import VectorOptions, check_threshold, extract_network, vectorize
 
 CROSS = [[(8, 60), (112, 60)], [(60, 8), (60, 112)]]
 
@@ -108,5 +108,9 @@ def test_the_vector_stage_takes_the_prediction_and_its_georeferencing(tmp_path: 
     e = gpd.read_file(tmp_path / "e.gpkg", layer="roads").total_bounds
     assert shifted.n_roads == by_path.n_roads
     assert e[0] - a[0] == pytest.approx(1000) and e[1] == pytest.approx(a[1])
+    # and its ground sample distance, as it is (a declared gsd), not measured again
+    network, _ = extract_network(_prediction(prob, gsd_m=0.25))
+    assert network.gsd_m == 0.25
+    assert extract_network(prob)[0].gsd_m == 0.5  # a path: measured from its CRS
     with pytest.raises(InvalidInputError, match="the file changed"):
         vectorize(_prediction(prob, width=99), tmp_path / "f.gpkg")

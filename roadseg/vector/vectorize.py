@@ -145,9 +145,13 @@ def extract_network(
         log.info("%s: read as %s", path.name, encoding.describe())
     if crs is None and transform.is_identity:
         transform = PLAIN_IMAGE_TRANSFORM  # QGIS shows a plain raster with y = -row
-    gsd = ground_sample_distance(crs, transform, width, height)
-    if gsd is None:
-        gsd = float(tags.get(TAG_GSD, 1.0)) if given is None else float(given.gsd_m)
+    if given is None:
+        gsd = ground_sample_distance(crs, transform, width, height)
+        if gsd is None:
+            gsd = float(tags.get(TAG_GSD, 1.0))
+    else:  # the resolution the probabilities were computed at travelled with them too
+        gsd = float(given.gsd_m)
+    if crs is None:
         log.warning("%s has no CRS; lengths assume %.3g m per pixel", final_name(path), gsd)
 
     params = MaskParams(
@@ -239,9 +243,11 @@ def vectorize(
 
     Args:
         prediction: what ``predict_scene`` returned (the raster with its
-            georeferencing and the model's threshold), or the path of a probability
-            raster in the format of :mod:`roadseg.raster.probability` (or another one,
-            see :mod:`roadseg.vector.source`), whose own CRS, transform and tags are used.
+            georeferencing, its ground sample distance and the model's threshold, taken
+            as they are), or the path of a probability raster in the format of
+            :mod:`roadseg.raster.probability` (or another one, see
+            :mod:`roadseg.vector.source`), whose own CRS, transform and tags are used (the
+            ground sample distance measured from the CRS, else the ``ROADSEG_GSD_M`` tag).
         out: the GeoPackage to write (layers ``roads`` and ``junctions``).
         options: the tuning and blocking of the extraction (see
             :class:`VectorOptions`); ``None``: the defaults.
