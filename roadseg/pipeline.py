@@ -7,16 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from roadseg.cluster import check_scheduler
+from roadseg.context import RunContext
 from roadseg.errors import InvalidParameterError
-from roadseg.inference import InferenceOptions, PredictionResult, predict_scene
+from roadseg.inference import InferenceOptions, PredictionResult
+from roadseg.inference.predict import predict_checked
 from roadseg.io.atomic import check_outputs, remove_quietly, temporary_sibling
 from roadseg.io.gdal import gdal_errors
 from roadseg.log import get_logger
 from roadseg.raster.probability import PROBABILITY_FORMAT
-from roadseg.vector import VectorOptions, VectorResult, check_threshold, vectorize
+from roadseg.vector import VectorOptions, VectorResult, check_threshold
 from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.output import PREVIEW_FORMAT, ROADS_FORMAT
 from roadseg.vector.reference import ReferenceSpec
+from roadseg.vector.vectorize import vectorize_checked
 
 log = get_logger(__name__)
 
@@ -54,6 +58,9 @@ def run_scene(
 ) -> RunResult:
     """Predict road probabilities for a scene and, with ``out``, extract road vectors.
 
+    Every argument is checked here, once, before any work; the two stages then run
+    without checking them again.
+
     Args:
         scene: input raster.
         out: road GeoPackage to write.
@@ -89,6 +96,7 @@ def run_scene(
         check_threshold(threshold)
     if vector is not None:
         vector.validate()
+    check_scheduler(scheduler)
     if out is None:
         given = [f"preview={preview}"] if preview is not None else []
         given += [f"threshold={threshold}"] if threshold is not None else []
@@ -110,16 +118,11 @@ def run_scene(
     )
     if reference is not None:  # a bad reference stops the run before any work
         reference.validate().check()
+        conflate_options = (conflate_options or ConflateOptions()).validate()
+    run = RunContext(scheduler, overwrite, progress)
     if out is None:
         with gdal_errors(reading=[scene], writing=[prob_out]):
-            prediction = predict_scene(
-                scene,
-                prob_out,  # type: ignore[arg-type]
-                inference,
-                scheduler=scheduler,
-                overwrite=overwrite,
-                progress=progress,
-            )
+            prediction = predict_checked(scene, Path(prob_out), inference, run)  # type: ignore[arg-type]
         return RunResult(Path(scene), prediction, None)
 
     temporary = prob_out is None
@@ -129,25 +132,18 @@ def run_scene(
     )
     try:
         with gdal_errors(reading=[scene], writing=[out, prob_out, preview]):
-            prediction = predict_scene(
-                scene,
-                prob_path,
-                inference,
-                scheduler=scheduler,
-                overwrite=overwrite or temporary,
-                progress=progress,
-            )
+            # A temporary prob_path is written in place, never published: overwrite
+            # does not apply to it.
+            prediction = predict_checked(scene, prob_path, inference, run)
             # The georeferencing and the model's threshold travel with the pixels.
-            vectors = vectorize(
+            vectors = vectorize_checked(
                 prediction,
                 out,
-                options=vector,
+                run,
+                options=vector or VectorOptions(),
                 threshold=threshold,
                 preview=preview,
                 scene=scene,
-                scheduler=scheduler,
-                overwrite=overwrite,
-                progress=progress,
                 reference=reference,
                 conflate_options=conflate_options,
             )

@@ -66,13 +66,13 @@ def test_the_vector_stage_is_handed_the_prediction(scene: Path, monkeypatch) -> 
     import roadseg.pipeline as pipeline
 
     seen = []
-    real = pipeline.vectorize
+    real = pipeline.vectorize_checked
 
     def spy(prediction, *args, **kwargs):
         seen.append(prediction)
         return real(prediction, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "vectorize", spy)
+    monkeypatch.setattr(pipeline, "vectorize_checked", spy)
     folder = scene.parent
     result = run_scene(
         scene,
@@ -81,6 +81,39 @@ def test_the_vector_stage_is_handed_the_prediction(scene: Path, monkeypatch) -> 
     )
     assert seen == [result.prediction]  # its CRS, transform and threshold, not a path
     assert result.vectors.threshold == result.prediction.threshold
+
+
+def test_each_option_is_validated_once_at_the_edge(scene: Path, monkeypatch) -> None:
+    import roadseg.context
+    import roadseg.pipeline as pipeline
+
+    calls: list[str] = []
+    for cls in (InferenceOptions, VectorOptions):
+        real = cls.validate
+
+        def counted(self, real=real, name=cls.__name__):
+            calls.append(name)
+            return real(self)
+
+        monkeypatch.setattr(cls, "validate", counted)
+    runs = []
+    real_vectorize = pipeline.vectorize_checked
+
+    def spy(prediction, out, run, **kwargs):
+        runs.append(run)
+        return real_vectorize(prediction, out, run, **kwargs)
+
+    monkeypatch.setattr(pipeline, "vectorize_checked", spy)
+    folder = scene.parent
+    run_scene(
+        scene,
+        folder / "roads.gpkg",
+        inference=InferenceOptions(model=folder / "m.safetensors", **FAST),
+        vector=VectorOptions(min_length_m=5.0),
+        overwrite=True,
+    )
+    assert sorted(calls) == ["InferenceOptions", "VectorOptions"]
+    assert runs == [roadseg.context.RunContext(None, True, False)]
 
 
 def test_every_output_is_checked_before_any_work(scene: Path) -> None:

@@ -15,6 +15,7 @@ from affine import Affine
 
 from roadseg import __version__
 from roadseg.cluster import check_scheduler
+from roadseg.context import RunContext
 from roadseg.device import resolve_device
 from roadseg.inference.block_dispatch import run_blocks
 from roadseg.inference.block_steps import GDAL_CACHE_MB, BlockJob
@@ -152,40 +153,39 @@ def predict_scene(
         InputNotFoundError, InvalidInputError, InvalidParameterError,
         OutputExistsError, OutputIsInputError, CheckpointError, DeviceError.
     """
-    started = time.perf_counter()
     options = (options or InferenceOptions()).validate()
     check_scheduler(scheduler)
     outputs = {"prob_out": (prob_out, P.PROBABILITY_FORMAT)}
     target = check_outputs(outputs, [scene], overwrite)["prob_out"]
+    return predict_checked(scene, target, options, RunContext(scheduler, overwrite, progress))
+
+
+def predict_checked(
+    scene: str | os.PathLike[str], target: Path, options: InferenceOptions, run: RunContext
+) -> PredictionResult:
+    """:func:`predict_scene` once its arguments are checked, by it or, with the rest of
+    a run's before any work, by :func:`roadseg.pipeline.run_scene`: ``options``
+    validated, ``run.scheduler`` usable, ``target`` writable (or a temporary name)."""
+    started = time.perf_counter()
     # GDAL's default block cache (5 % of RAM) would keep a scene's blocks, and the
     # output's, and grow with the scene.
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
         gdal_errors(reading=[scene], writing=[target]),
     ):
-        return _predict(
-            scene,
-            target,
-            options,
-            scheduler=scheduler,
-            overwrite=overwrite,
-            progress=progress,
-            started=started,
-        )
+        return _predict(scene, target, options, run, started=started)
 
 
 def _predict(
     scene: str | os.PathLike[str],
     target: Path,
     options: InferenceOptions,
+    run: RunContext,
     *,
-    scheduler: Any,
-    overwrite: bool,
-    progress: bool,
     started: float,
 ) -> PredictionResult:
     device, engine = options.device, options.engine
-    distributed = scheduler is not None
+    distributed = run.scheduler is not None
     if distributed:
         # Each worker resolves the device itself; only the default weights depend on it.
         device_name = device.strip().lower()
@@ -272,14 +272,14 @@ def _predict(
     publishing = (
         contextlib.nullcontext(target)
         if is_temporary(target)
-        else atomic_output(target, overwrite=overwrite)
+        else atomic_output(target, overwrite=run.overwrite)
     )
     with publishing as final_tmp:
         raw = temporary_sibling(target, role="raw")
         try:
             with (
                 ProbabilityWriter(raw, grid, layout, tags) as writer,
-                progress_bar(layout.n_blocks, "roadseg run", "block", enabled=progress) as bar,
+                progress_bar(layout.n_blocks, "roadseg run", "block", enabled=run.progress) as bar,
             ):
 
                 def on_result(result: Any) -> None:
@@ -290,7 +290,7 @@ def _predict(
                         stages[stage] = stages.get(stage, 0.0) + seconds
                     bar.update(1)
 
-                blocks = run_blocks(spec, model_spec, jobs, scheduler, on_result, gpu)
+                blocks = run_blocks(spec, model_spec, jobs, run.scheduler, on_result, gpu)
             if not distributed:
                 # The COG conversion and the vector stage that follows need memory;
                 # the engine's arena would sit on top of theirs.

@@ -184,9 +184,11 @@ def conflate(
         reference: the reference lines, in the detections' CRS, clipped to the
             footprint (:func:`roadseg.vector.reference.read_reference`).
         footprint: the valid area of the scene.
-        options: the matching (:class:`ConflateOptions`).
+        options: the matching (:class:`ConflateOptions`), validated where it was given
+            (``vectorize``, ``run_scene``, ``conflate_geopackage``); ``None``: the
+            defaults.
     """
-    options = (options or ConflateOptions()).validate()
+    options = options or ConflateOptions()
     crs = detected.crs
     if footprint.is_empty:
         raise InvalidParameterError(

@@ -30,6 +30,8 @@ import rasterio
 import shapely
 from pyproj import CRS
 
+from roadseg.cluster import check_scheduler
+from roadseg.context import RunContext
 from roadseg.errors import InputNotFoundError, InvalidInputError
 from roadseg.io.atomic import atomic_output, check_outputs, final_name, is_temporary
 from roadseg.io.gdal import gdal_errors
@@ -102,6 +104,11 @@ def _read_threshold(tags: dict[str, str], threshold: float | None) -> float:
 Probabilities = GeoreferencedProbabilities | str | os.PathLike[str]
 
 
+def _path_of(prediction: Probabilities) -> Path:
+    """The probability raster's path."""
+    return Path(prediction if isinstance(prediction, str | os.PathLike) else prediction.path)
+
+
 def extract_network(
     prediction: Probabilities,
     *,
@@ -115,8 +122,18 @@ def extract_network(
     Returns the network and the number of blocks processed.
     """
     options = (options or VectorOptions()).validate()
+    check_scheduler(scheduler)
+    return _extract_network(
+        prediction, threshold, options, RunContext(scheduler, progress=progress)
+    )
+
+
+def _extract_network(
+    prediction: Probabilities, threshold: float | None, options: VectorOptions, run: RunContext
+) -> tuple[RoadNetwork, int]:
+    """:func:`extract_network` with ``options`` validated and ``run.scheduler`` checked."""
     given = None if isinstance(prediction, str | os.PathLike) else prediction
-    path = Path(prediction if given is None else given.path)  # type: ignore[arg-type]
+    path = _path_of(prediction)
     if not path.is_file():
         raise InputNotFoundError(f"{path}: probability raster not found")
     try:
@@ -175,7 +192,7 @@ def extract_network(
         block(str(path), w, options.halo, params, dask_key_name=f"block_pieces-{i}")
         for i, w in enumerate(windows)
     ]
-    results = run_blocks(tasks, scheduler, progress)
+    results = run_blocks(tasks, run.scheduler, run.progress)
 
     graph = RoadGraph.from_pieces(p for pieces in results for p in pieces)
     del results
@@ -271,23 +288,53 @@ def vectorize(
     options = (options or VectorOptions()).validate()
     if threshold is not None:
         check_threshold(threshold)
-    prob_path = Path(prediction if isinstance(prediction, str | os.PathLike) else prediction.path)
-    target = check_outputs(
+    check_scheduler(scheduler)
+    prob_path = _path_of(prediction)
+    check_outputs(
         {"out": (out, ROADS_FORMAT), "preview": (preview, PREVIEW_FORMAT)},
         [prob_path, scene, reference.path if reference is not None else None],
         overwrite,
-    )["out"]
+    )
     if scene is not None and not Path(scene).is_file():
         raise InputNotFoundError(f"{scene}: scene for the preview not found")
     if reference is not None:
         reference.validate().check()
         conflate_options = (conflate_options or ConflateOptions()).validate()
+    return vectorize_checked(
+        prediction,
+        out,
+        RunContext(scheduler, overwrite, progress),
+        options=options,
+        threshold=threshold,
+        preview=preview,
+        scene=scene,
+        reference=reference,
+        conflate_options=conflate_options,
+    )
+
+
+def vectorize_checked(
+    prediction: Probabilities,
+    out: str | os.PathLike[str],
+    run: RunContext,
+    *,
+    options: VectorOptions,
+    threshold: float | None = None,
+    preview: str | os.PathLike[str] | None = None,
+    scene: str | os.PathLike[str] | None = None,
+    reference: ReferenceSpec | None = None,
+    conflate_options: ConflateOptions | None = None,
+) -> VectorResult:
+    """:func:`vectorize` once its arguments are checked, by it or, with the rest of a
+    run's before any work, by :func:`roadseg.pipeline.run_scene`: ``options`` and
+    ``threshold`` valid, ``run.scheduler`` usable, the outputs writable, the scene and
+    the reference readable, ``conflate_options`` validated when there is a reference."""
+    prob_path = _path_of(prediction)
+    target = Path(out)
     with gdal_errors(reading=[prob_path, scene], writing=[out, preview]):
-        network, n_blocks = extract_network(
-            prediction, threshold=threshold, options=options, scheduler=scheduler, progress=progress
-        )
+        network, n_blocks = _extract_network(prediction, threshold, options, run)
         missing, highlight = None, []
-        with atomic_output(target, overwrite=overwrite) as tmp:
+        with atomic_output(target, overwrite=run.overwrite) as tmp:
             write_geopackage(network.roads, network.junctions, tmp, model=network.model)
             if reference is not None:
                 found = compare_with_reference(
@@ -307,7 +354,7 @@ def vectorize(
                 network.crs,
                 Path(scene) if scene is not None else prob_path,
                 Path(preview),
-                overwrite=overwrite,
+                overwrite=run.overwrite,
                 highlight=highlight,
             )
     total = float(network.roads["length_m"].sum()) if len(network.roads) else 0.0
@@ -340,4 +387,5 @@ __all__ = [
     "VectorResult",
     "extract_network",
     "vectorize",
+    "vectorize_checked",
 ]
