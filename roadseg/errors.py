@@ -58,3 +58,21 @@ class OutputWriteError(RoadsegError, OSError):
 
 class UnreadableInputError(InvalidInputError):
     """An input opened but its data cannot be read (truncated or corrupt)."""
+
+
+class RemoteAccessError(RoadsegError, PermissionError):
+    """A server refused a remote scene (HTTP 401 or 403, an untrusted certificate)."""
+
+
+class RemoteRangeError(InvalidInputError):
+    """A server sends whole files only (it ignores HTTP ``Range``): a remote scene cannot
+    be read in parts."""
+
+
+class RemoteUnavailableError(RoadsegError, ConnectionError):
+    """A remote scene could not be read for a reason that may pass (server down, a
+    timeout, a dropped connection, HTTP 5xx): a batch retries it."""
+
+
+class SceneChangedError(RoadsegError, RuntimeError):
+    """A remote scene changed on its server during the run: a batch retries it."""

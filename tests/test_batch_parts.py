@@ -116,12 +116,26 @@ def test_stac_errors_name_the_item_and_the_fix(tmp_path: Path) -> None:
         json.dumps(
             {
                 "type": "FeatureCollection",
-                "features": [_item("r", {"image": "https://example.com/r.tif"})],
+                "features": [
+                    _item("r", {"image": "https://example.com/r.tif?X-Amz-Signature=abc"}),
+                    _item("s", {"image": "s3://bucket/s.tif"}),
+                ],
             }
         )
     )
-    with pytest.raises(InvalidInputError, match="remote"):
-        read_stac(remote)
+    # remote assets are read where they are, their URLs kept whole
+    assert read_stac(remote) == [
+        ("r", "https://example.com/r.tif?X-Amz-Signature=abc"),
+        ("s", "s3://bucket/s.tif"),
+    ]
+    ftp = tmp_path / "ftp.json"
+    ftp.write_text(
+        json.dumps(
+            {"type": "FeatureCollection", "features": [_item("f", {"image": "ftp://h/f.tif"})]}
+        )
+    )
+    with pytest.raises(InvalidInputError, match="cannot read; give https://"):
+        read_stac(ftp)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(InvalidInputError, match="not a STAC ItemCollection"):

@@ -182,7 +182,7 @@ def test_the_statistics_read_is_announced_before_it_starts(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(prepare, "scene_band_stats", spy)
-    monkeypatch.setattr(predict, "STATS_WINDOWED_PIXELS", 100)  # this scene is "huge"
+    monkeypatch.setattr(prepare, "STATS_WINDOWED_PIXELS", 100)  # this scene is "huge"
     model = local_checkpoint(tmp_path / "m.safetensors")
     scene = write_scene(tmp_path / "s.tif", textured(64, 64))
     with caplog.at_level(logging.INFO, logger="roadseg"):

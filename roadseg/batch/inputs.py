@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
+from roadseg.io.remote import display_url, is_remote, scene_file_name
 from roadseg.log import get_logger
 
 log = get_logger(__name__)
@@ -46,14 +47,17 @@ class SceneInput:
 
     Attributes:
         name: unique name in the batch; the stem of the scene's output files.
-        path: the raster file, absolute.
+        path: the raster file, absolute, or the URL of a remote scene (a string, as
+            given: ``Path`` would fold its ``//``).
     """
 
     name: str
-    path: Path
+    path: Path | str
 
 
-def _expand(item: str) -> list[Path]:
+def _expand(item: str) -> list[Path | str]:
+    if is_remote(item):  # read as it is: no listing or pattern over the network
+        return [item]
     path = Path(item).expanduser()
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if p.is_file() and is_raster_name(p))
@@ -81,11 +85,12 @@ def is_raster_name(path: Path) -> bool:
     )
 
 
-def read_manifest(manifest: str | os.PathLike[str]) -> list[Path]:
-    """Scene paths listed in a text file, one a line.
+def read_manifest(manifest: str | os.PathLike[str]) -> list[Path | str]:
+    """Scene paths and URLs listed in a text file, one a line.
 
     Blank lines and lines starting with ``#`` are ignored; relative paths are relative
-    to the manifest's folder.
+    to the manifest's folder; URLs (``https://``, ``s3://``, ``/vsicurl/``, ...) are kept
+    as they are.
 
     Raises:
         InputNotFoundError: the manifest does not exist.
@@ -93,10 +98,13 @@ def read_manifest(manifest: str | os.PathLike[str]) -> list[Path]:
     manifest = Path(manifest)
     if not manifest.is_file():
         raise InputNotFoundError(f"{manifest}: manifest not found")
-    paths = []
+    paths: list[Path | str] = []
     for line in manifest.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
+            continue
+        if is_remote(line):
+            paths.append(line)
             continue
         path = Path(line).expanduser()
         paths.append(path if path.is_absolute() else manifest.parent / path)
@@ -105,8 +113,8 @@ def read_manifest(manifest: str | os.PathLike[str]) -> list[Path]:
 
 def read_stac(
     item_collection: str | os.PathLike[str], asset: str = "image"
-) -> list[tuple[str, Path]]:
-    """``(item id, local asset path)`` for each item of a STAC ItemCollection file.
+) -> list[tuple[str, Path | str]]:
+    """``(item id, asset path or URL)`` for each item of a STAC ItemCollection file.
 
     Args:
         item_collection: a GeoJSON FeatureCollection of STAC items (for example the
@@ -117,7 +125,7 @@ def read_stac(
     Raises:
         InputNotFoundError: the file does not exist.
         InvalidInputError: the file is not an ItemCollection, an item has no usable
-            asset, or an asset is not a local file.
+            asset, or an asset's URL is of a kind GDAL cannot read.
     """
     try:
         import pystac
@@ -134,7 +142,7 @@ def read_stac(
         raise InvalidInputError(
             f"{source}: not a STAC ItemCollection ({type(exc).__name__}: {exc})"
         ) from None
-    scenes = []
+    scenes: list[tuple[str, Path | str]] = []
     for item in collection:
         chosen = item.assets.get(asset)
         if chosen is None:
@@ -147,10 +155,13 @@ def read_stac(
             log.warning("STAC item %s has no asset %r; using %r", item.id, asset, key)
             chosen = item.assets[key]
         href = chosen.href
+        if is_remote(href):
+            scenes.append((item.id, href))
+            continue
         if "://" in href and not href.startswith("file://"):
             raise InvalidInputError(
-                f"{source}: item {item.id!r} asset {href} is remote; batch processes "
-                "local files only (download the assets first)"
+                f"{source}: item {item.id!r} asset {display_url(href)} is of a kind GDAL "
+                "cannot read; give https://, http:// or s3:// assets, or local files"
             )
         path = Path(href.removeprefix("file://")).expanduser()
         # Relative hrefs are relative to the collection file, as in a saved search.
@@ -181,11 +192,11 @@ def collect_scenes(
             would write outputs of the same name.
         InputNotFoundError: a file, folder or pattern given in ``inputs`` does not exist.
     """
-    named: list[tuple[str, Path]] = []
+    named: list[tuple[str, Path | str]] = []
     for item in inputs:
-        named.extend((p.stem, p) for p in _expand(item))
+        named.extend(_named(p) for p in _expand(item))
     if manifest is not None:
-        named.extend((p.stem, p) for p in read_manifest(manifest))
+        named.extend(_named(p) for p in read_manifest(manifest))
     if stac is not None:
         named.extend(read_stac(stac, stac_asset))
     scenes = _unique(named)
@@ -194,7 +205,7 @@ def collect_scenes(
             "no scenes to process; give files, folders or patterns, manifest=... or stac=..."
         )
     for scene in scenes:
-        if not scene.path.is_file():
+        if not is_remote(scene.path) and not Path(scene.path).is_file():
             # Recorded as failed by the batch, which goes on with the others.
             log.warning("%s: scene %r does not exist", scene.path, scene.name)
     return scenes
@@ -207,17 +218,23 @@ def safe_name(name: str) -> str:
     return cleaned or "scene"
 
 
-def _unique(named: Iterable[tuple[str, Path]]) -> list[SceneInput]:
-    by_path: dict[Path, SceneInput] = {}
-    by_name: dict[str, Path] = {}
-    for raw_name, path in named:
+def _named(path: Path | str) -> tuple[str, Path | str]:
+    """A scene's name in the batch: its file's stem (for a URL, without the query)."""
+    return Path(scene_file_name(path)).stem, path
+
+
+def _unique(named: Iterable[tuple[str, Path | str]]) -> list[SceneInput]:
+    by_path: dict[Path | str, SceneInput] = {}
+    by_name: dict[str, Path | str] = {}
+    for raw_name, given in named:
         name = safe_name(raw_name)
-        path = path.expanduser().absolute()
+        path = given if is_remote(given) else Path(given).expanduser().absolute()
         if path in by_path:
             continue
         if name in by_name:
             raise InvalidParameterError(
-                f"two scenes are both named {name!r} ({by_name[name]} and {path}); their "
+                f"two scenes are both named {name!r} ({display_url(by_name[name])} and "
+                f"{display_url(path)}); their "
                 "outputs would collide: rename one or run them in separate batches"
             )
         by_name[name] = path

@@ -8,20 +8,26 @@ first, and a probability COG an earlier batch wrote but this one will not is rem
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import rasterio
+
 from roadseg import __version__
 from roadseg.batch.fingerprint import file_sha256, file_stat_key, matches_facts
 from roadseg.batch.inputs import SceneInput
 from roadseg.batch.record import DONE, FAILED, SKIPPED, RecordEntry, RunRecord
 from roadseg.batch.task import SceneTask
+from roadseg.errors import RoadsegError
 from roadseg.inference.options import InferenceOptions
 from roadseg.io.atomic import parse_temporary
+from roadseg.io.remote import display_url, fresh_reads, is_remote, network_env
 from roadseg.log import get_logger, plural
+from roadseg.raster.scene import open_dataset, scene_fingerprint
 from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.line_options import VectorOptions
 from roadseg.vector.reference import ReferenceSpec
@@ -55,7 +61,7 @@ class BatchContext:
         fields: dict[str, Any] = {
             "scene": task.name,
             "status": status,
-            "input": str(task.scene),
+            "input": display_url(task.scene),
             "batch_id": self.batch_id,
             "attempt": task.attempt,
             "model": self.model,
@@ -161,8 +167,15 @@ def remove_stale_probability(ctx: BatchContext, name: str, entries: Sequence[Rec
 
 
 def input_facts(scene: SceneInput, known: Mapping[str, RecordEntry]) -> dict[str, Any]:
-    size, mtime_ns = file_stat_key(scene.path)
-    previous = known.get(str(scene.path))
+    """What says a scene is the one a finished run read: the SHA-256 of a local file
+    (re-read only when its size or time changed); for a remote scene, a digest of its
+    URL (without credentials) and its header's fingerprint, which costs a few requests
+    instead of a download."""
+    if is_remote(scene.path):
+        return remote_input_facts(scene.path)
+    path = Path(scene.path)
+    size, mtime_ns = file_stat_key(path)
+    previous = known.get(str(path))
     if (
         previous is not None
         and previous.input_sha256
@@ -170,8 +183,16 @@ def input_facts(scene: SceneInput, known: Mapping[str, RecordEntry]) -> dict[str
     ):
         digest = previous.input_sha256
     else:
-        digest = file_sha256(scene.path)
+        digest = file_sha256(path)
     return {"input_sha256": digest, "input_size": size, "input_mtime_ns": mtime_ns}
+
+
+def remote_input_facts(url: str | os.PathLike[str]) -> dict[str, Any]:
+    """:func:`input_facts` of a remote scene (see there)."""
+    with network_env(), rasterio.Env(**fresh_reads(url)), open_dataset(url) as src:
+        facts = (display_url(url), scene_fingerprint(src))
+    digest = hashlib.sha256(repr(facts).encode()).hexdigest()
+    return {"input_sha256": digest, "input_size": None, "input_mtime_ns": None}
 
 
 def plan_scenes(
@@ -193,14 +214,14 @@ def plan_scenes(
         task = replace(template, name=scene.name, scene=scene.path, out=out, prob_out=prob_out)
         try:
             ctx.base[scene.name] = input_facts(scene, by_input)
-        except OSError as exc:
-            entry = ctx.entry(
-                task,
-                FAILED,
-                attempt=0,
-                error=f"InputNotFoundError: {scene.path}: cannot read the scene "
-                f"({exc.strerror or exc})",
+        except (OSError, RoadsegError) as exc:
+            error = (
+                f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, RoadsegError)
+                else f"InputNotFoundError: {scene.path}: cannot read the scene "
+                f"({exc.strerror or exc})"
             )
+            entry = ctx.entry(task, FAILED, attempt=0, error=error)
             ctx.record.append(entry)
             final[scene.name] = entry
             continue

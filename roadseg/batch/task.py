@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from roadseg.batch.fingerprint import file_facts
-from roadseg.errors import DeviceError, RoadsegError
+from roadseg.errors import DeviceError, RemoteUnavailableError, RoadsegError, SceneChangedError
 from roadseg.inference.options import InferenceOptions
 from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.line_options import VectorOptions
@@ -32,8 +32,10 @@ from roadseg.vector.reference import ReferenceSpec
 def is_permanent(exc: BaseException) -> bool:
     """Whether retrying cannot help: roadseg's own errors are about the input, the
     options or the model, and come out the same every time (except a missing device,
-    which another worker may have)."""
-    return isinstance(exc, RoadsegError) and not isinstance(exc, DeviceError)
+    which another worker may have, and a remote scene that could not be reached or
+    changed during the run, which may be fine next time)."""
+    transient = (DeviceError, RemoteUnavailableError, SceneChangedError)
+    return isinstance(exc, RoadsegError) and not isinstance(exc, transient)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class SceneTask:
 
     Attributes:
         name: the scene's name in the batch.
-        scene: the input raster.
+        scene: the input raster: a path, or the URL of a remote scene.
         out: the GeoPackage to write.
         prob_out: the probability COG to write, or ``None``.
         inference: how the probabilities are computed; its ``model`` is a
@@ -59,7 +61,7 @@ class SceneTask:
     """
 
     name: str
-    scene: Path
+    scene: Path | str
     out: Path
     prob_out: Path | None
     inference: InferenceOptions = field(default_factory=InferenceOptions)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from roadseg.cli.shared_options import (
+    aws_no_sign_request_option,
     device_option,
     inference_options,
     model_option,
@@ -86,6 +87,7 @@ from roadseg.cli.shared_options import (
 @threshold_option
 @vector_tuning_options
 @reference_options
+@aws_no_sign_request_option
 @progress_option
 def batch(
     inputs: tuple[str, ...],
@@ -109,8 +111,8 @@ def batch(
 ) -> None:
     """Process many scenes into one folder, skipping those already done.
 
-    INPUTS are scene files, folders (their .tif files) or glob patterns; --manifest and
-    --stac add more. Each scene becomes <scene>.gpkg in --out-dir, and every attempt
+    INPUTS are scene files, folders (their .tif files), glob patterns or URLs
+    (https://, http://, s3://); --manifest and --stac add more, local or remote. Each scene becomes <scene>.gpkg in --out-dir, and every attempt
     and result is appended to --out-dir/batch-record.jsonl. Rerunning the same command
     skips scenes done with the same input, model and settings, and redoes the rest.
     The exit status is 1 when any scene failed.

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from roadseg.cli.shared_options import (
+    SceneParam,
+    aws_no_sign_request_option,
     device_option,
     model_option,
     overwrite_option,
@@ -15,7 +17,7 @@ from roadseg.cli.shared_options import (
 
 
 @click.command()
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=SceneParam(exists=True))
 @click.option(
     "--source",
     "sources",
@@ -51,9 +53,10 @@ from roadseg.cli.shared_options import (
     help="Also write the metrics to this JSON file.",
 )
 @device_option
+@aws_no_sign_request_option
 @overwrite_option
 def evaluate(
-    files: tuple[Path, ...],
+    files: tuple[Path | str, ...],
     sources: tuple[str, ...],
     model: str | None,
     threshold: float | None,

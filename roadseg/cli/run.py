@@ -9,6 +9,8 @@ import click
 
 from roadseg.cli.shared_options import (
     VECTOR_FLAGS,
+    SceneParam,
+    aws_no_sign_request_option,
     device_option,
     inference_options,
     model_option,
@@ -24,7 +26,7 @@ from roadseg.cli.shared_options import (
 
 
 @click.command()
-@click.argument("scene", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("scene", type=SceneParam())
 @click.option(
     "-o",
     "--out",
@@ -51,16 +53,17 @@ from roadseg.cli.shared_options import (
 @threshold_option
 @vector_tuning_options
 @reference_options
+@aws_no_sign_request_option
 @overwrite_option
 @progress_option
 def run(
-    scene: Path,
+    scene: Path | str,
     out: Path | None,
     prob_out: Path | None,
     preview: Path | None,
     **options: Any,
 ) -> None:
-    """Find roads in SCENE (a GeoTIFF or other raster).
+    """Find roads in SCENE (a GeoTIFF or other raster, local or at a URL).
 
     \b
     Examples:
@@ -69,6 +72,8 @@ def run(
       roadseg run scene.tif --prob-out probs.tif --tta --device cuda
       roadseg run plain.png --gsd 0.5 --out roads.gpkg
       roadseg run scene.tif --out roads.gpkg --reference region.osm.pbf
+      roadseg run https://example.com/scene.tif --out roads.gpkg
+      roadseg run s3://bucket/scene.tif --out roads.gpkg --aws-no-sign-request
     """
     from roadseg.inference import InferenceOptions
     from roadseg.log import get_logger, plural

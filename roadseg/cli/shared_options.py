@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -85,6 +86,43 @@ def parse_int_list(
 
 progress_option = click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
+)
+
+
+class SceneParam(click.ParamType):
+    """A scene: a local file (must exist when ``exists``) or a URL (``https://``,
+    ``http://``, ``s3://``, ``/vsicurl/``, ``/vsis3/``), kept as the string it is."""
+
+    name = "scene"
+
+    def __init__(self, *, exists: bool = False) -> None:
+        self.exists = exists
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from roadseg.io.remote import is_remote
+
+        if isinstance(value, Path) or not is_remote(str(value)):
+            local = click.Path(exists=self.exists, dir_okay=False, path_type=Path)
+            return local.convert(value, param, ctx)
+        return str(value)
+
+
+def _no_sign_request(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    # GDAL reads it from the environment, in this process and in the local workers it
+    # starts; a remote scene's settings carry it to other workers.
+    if value:
+        os.environ["AWS_NO_SIGN_REQUEST"] = "YES"
+    return value
+
+
+aws_no_sign_request_option = click.option(
+    "--aws-no-sign-request",
+    is_flag=True,
+    default=False,
+    expose_value=False,
+    callback=_no_sign_request,
+    help="Read s3:// scenes of public buckets without credentials "
+    "(sets AWS_NO_SIGN_REQUEST=YES for GDAL).",
 )
 
 threshold_option = click.option(

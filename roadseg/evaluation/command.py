@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import rasterio
 from rasterio.windows import Window, subdivide
 
 from roadseg.device import resolve_device
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
 from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.evaluation.scoring import evaluate_model, summarise
+from roadseg.io.remote import display_url, gdal_path, is_remote, network_env, scene_file_name
 from roadseg.log import get_logger
 from roadseg.raster.probability import TAG_THRESHOLD, decode_probability
 from roadseg.raster.rasterize import rasterize_roads, read_roads
+from roadseg.raster.scene import open_dataset
 from roadseg.raster.windows import array_slices
 
 if TYPE_CHECKING:
@@ -39,8 +40,19 @@ STRIP_ROWS = 512
 
 
 def is_vector_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names a vector file by its extension."""
-    return Path(path).suffix.lower() in VECTOR_SUFFIXES
+    """Whether ``path`` (a file or a URL) names a vector file by its extension."""
+    return Path(scene_file_name(path)).suffix.lower() in VECTOR_SUFFIXES
+
+
+def _check_found(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """A missing local file is an error before any work; a URL is asked for when read."""
+    for path in paths:
+        if not is_remote(path) and not Path(path).exists():
+            raise InputNotFoundError(f"{path}: file not found")
+
+
+def _name(path: str | os.PathLike[str]) -> str:
+    return path if isinstance(path, str) and is_remote(path) else str(Path(path))
 
 
 def evaluate_probability_raster(
@@ -62,23 +74,20 @@ def evaluate_probability_raster(
         buffer_m: half-width of rasterised roads, metres.
         layer: layer of a GeoPackage truth.
     """
-    prediction, truth = Path(prediction), Path(truth)
-    for path in (prediction, truth):
-        if not path.exists():
-            raise InputNotFoundError(f"{path}: file not found")
+    _check_found([prediction, truth])
     acc = PixelAccumulator(slack=slack)
-    with rasterio.open(prediction) as pred:
+    with network_env(), open_dataset(prediction) as pred:
         if threshold is None:
             threshold = float(pred.tags().get(TAG_THRESHOLD, 0.5))
-        roads = read_roads(truth, layer) if is_vector_file(truth) else None
-        mask_src = None if roads is not None else rasterio.open(truth)
+        roads = read_roads(gdal_path(truth), layer) if is_vector_file(truth) else None
+        mask_src = None if roads is not None else open_dataset(truth)
         try:
             if mask_src is not None and (mask_src.width, mask_src.height) != (
                 pred.width,
                 pred.height,
             ):
                 raise InvalidInputError(
-                    f"{truth}: mask is {mask_src.width}x{mask_src.height} pixels but the "
+                    f"{display_url(truth)}: mask is {mask_src.width}x{mask_src.height} pixels but the "
                     f"prediction is {pred.width}x{pred.height}; give a mask on the same grid "
                     "or road vectors"
                 )
@@ -110,7 +119,7 @@ def evaluate_probability_raster(
         finally:
             if mask_src is not None:
                 mask_src.close()
-    _, metrics = summarise({prediction.stem: acc}, threshold)
+    _, metrics = summarise({Path(scene_file_name(prediction)).stem: acc}, threshold)
     metrics["slack_px"] = slack
     return metrics
 
@@ -119,12 +128,11 @@ def evaluate_vectors(
     prediction: str | os.PathLike[str], truth: str | os.PathLike[str]
 ) -> dict[str, float]:
     """APLS and related scores of a road network against a reference network."""
-    for path in (prediction, truth):
-        if not Path(path).exists():
-            raise InputNotFoundError(f"{path}: file not found")
+    _check_found([prediction, truth])
     from roadseg.evaluation.apls import evaluate_vector_files
 
-    return dict(evaluate_vector_files(prediction, truth))
+    with network_env():
+        return dict(evaluate_vector_files(gdal_path(prediction), gdal_path(truth)))
 
 
 def evaluate(
@@ -158,9 +166,9 @@ def evaluate(
     """
     from roadseg.io.atomic import atomic_output, check_not_input, check_output_path
 
-    files = [Path(f) for f in (prediction, truth) if f is not None]
+    files = [_name(f) for f in (prediction, truth) if f is not None]
     if out is not None:
-        check_not_input(out, files)
+        check_not_input(out, [f for f in files if not is_remote(f)])
         check_output_path(out, overwrite)
     if bool(sources) == bool(files) or (files and len(files) != 2):
         raise InvalidParameterError(

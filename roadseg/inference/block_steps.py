@@ -22,7 +22,7 @@ from roadseg.inference.layout import Layout, weight_window
 from roadseg.inference.predictor import ModelSpec, get_predictor
 from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.raster.buffers import Workspace, thread_workspace
-from roadseg.raster.prepare import SceneSpec
+from roadseg.raster.prepare import SceneSpec, read_scene
 from roadseg.raster.reader import (
     RawWindow,
     WindowData,
@@ -30,7 +30,6 @@ from roadseg.raster.reader import (
     read_window,
     read_window_raw,
 )
-from roadseg.raster.scene import open_dataset
 from roadseg.raster.windows import Placement, array_slices
 
 #: Megabytes of GDAL block cache in each process (GDAL's default grows with RAM).
@@ -116,15 +115,25 @@ def _reading() -> Iterator[None]:
 
 def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
     """Read the block's window (all of its tiles) as model input."""
-    with _reading(), open_dataset(scene.path) as src:
-        return read_window(src, scene.grid, scene.bands, scene.stats, job.read, scene.nodata)
+    with _reading():
+        return read_scene(
+            scene,
+            lambda src: read_window(
+                src, scene.grid, scene.bands, scene.stats, job.read, scene.nodata
+            ),
+        )
 
 
 def read_block_raw(scene: SceneSpec, job: BlockJob, workspace: Workspace) -> RawWindow:
-    """The block's raw values (the scene's dtype) in ``workspace``'s buffers."""
-    with _reading(), open_dataset(scene.path) as src:
-        return read_window_raw(
-            src, scene.grid, scene.bands, job.read, scene.nodata, workspace=workspace
+    """The block's raw values (the scene's dtype) in ``workspace``'s buffers; a remote
+    scene is read under its network settings, with retries (see
+    :func:`roadseg.raster.prepare.read_scene`)."""
+    with _reading():
+        return read_scene(
+            scene,
+            lambda src: read_window_raw(
+                src, scene.grid, scene.bands, job.read, scene.nodata, workspace=workspace
+            ),
         )
 
 

@@ -34,13 +34,12 @@ from roadseg.io.atomic import (
     temporary_sibling,
 )
 from roadseg.io.gdal import gdal_errors
+from roadseg.io.remote import check_unchanged
 from roadseg.log import get_logger, plural, progress_bar
 from roadseg.models import output_stride, read_metadata, resolve_model
 from roadseg.raster import probability as P
 from roadseg.raster.grid import SMALL_GRID_SIDE, scene_pixel_size_m
-from roadseg.raster.normalize import STATS_WINDOW, STATS_WINDOWED_PIXELS, STATS_WINDOWS
-from roadseg.raster.prepare import prepare_scene
-from roadseg.raster.scene import open_dataset
+from roadseg.raster.prepare import fingerprint_of, prepare_scene, scene_env
 
 log = get_logger(__name__)
 
@@ -90,34 +89,6 @@ def _size_text(res: tuple[float, float]) -> str:
     if abs(res[0] - res[1]) <= 1e-3 * max(res):
         return f"{(res[0] + res[1]) / 2:.3g}"
     return f"{res[0]:.3g} x {res[1]:.3g}"
-
-
-def _log_stats_read(scene: str | os.PathLike[str]) -> None:
-    """Say what the statistics read will cost before it starts (minutes for a huge
-    scene without overviews). Reads only the header."""
-    with open_dataset(scene) as src:
-        _announce_stats_read(src)
-
-
-def _announce_stats_read(src: rasterio.io.DatasetReader) -> None:
-    pixels = src.width * src.height
-    overviews = src.overviews(1) if src.count else []
-    log.info(
-        "%s: reading band statistics from a sample of the scene (%s)",
-        Path(src.name).name,
-        f"{len(overviews)} overview level(s)" if overviews else "no overviews",
-    )
-    if not overviews and pixels > STATS_WINDOWED_PIXELS:
-        log.info(
-            "%s: %dx%d px and no overviews: statistics from %d windows of %d px across it "
-            "(overviews would let them cover every pixel: gdaladdo -r average %s)",
-            Path(src.name).name,
-            src.width,
-            src.height,
-            STATS_WINDOWS**2,
-            STATS_WINDOW,
-            Path(src.name).name,
-        )
 
 
 def predict_scene(
@@ -170,6 +141,7 @@ def predict_checked(
     # GDAL's default block cache (5 % of RAM) would keep a scene's blocks, and the
     # output's, and grow with the scene.
     with (
+        scene_env(scene),
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
         gdal_errors(reading=[scene], writing=[target]),
     ):
@@ -202,7 +174,6 @@ def _predict(
         engine_name = resolve_engine(engine, model_device)
     checkpoint = resolve_model(options.model, model_device)
     meta = read_metadata(checkpoint)
-    _log_stats_read(scene)  # prepare_scene reads the statistics: minutes on a huge scene
     info, spec = prepare_scene(
         scene,
         in_channels=meta.in_channels,
@@ -210,13 +181,14 @@ def _predict(
         normalization=meta.normalization,
         bands=options.bands,
         gsd=options.gsd,
+        announce=True,  # the statistics read takes minutes on a huge scene
     )
     grid = spec.grid
     if min(grid.width, grid.height) < SMALL_GRID_SIDE:
         log.warning(
             "%s: the working grid is only %dx%d px at %.3g m; the model sees little "
             "context and may find no roads (for a plain image, check its gsd)",
-            info.path.name,
+            info.name,
             grid.width,
             grid.height,
             meta.gsd_m,
@@ -236,7 +208,7 @@ def _predict(
     model_name = meta.name or Path(checkpoint).stem
     log.info(
         "%s: %dx%d px at %s m -> %dx%d px at %.3g m; %s of %dx%d px in %s; model %s on %s (%s)",
-        info.path.name,
+        info.name,
         info.width,
         info.height,
         _size_text(scene_pixel_size_m(info)),
@@ -265,7 +237,7 @@ def _predict(
         P.TAG_THRESHOLD: f"{meta.threshold:g}",
         P.TAG_GSD: f"{grid.gsd_m:.6g}",
         P.TAG_VERSION: __version__,
-        P.TAG_SOURCE: info.path.name,
+        P.TAG_SOURCE: info.name,
     }
     # A temporary target (the probabilities of 'run --out' alone) is written directly:
     # it is already a temporary name, and is never published.
@@ -291,6 +263,8 @@ def _predict(
                     bar.update(1)
 
                 blocks = run_blocks(spec, model_spec, jobs, run.scheduler, on_result, gpu)
+            if spec.remote:  # blocks read from a file replaced meanwhile: publish nothing
+                check_unchanged(spec.path, lambda: fingerprint_of(spec), spec.fingerprint)
             if not distributed:
                 # The COG conversion and the vector stage that follows need memory;
                 # the engine's arena would sit on top of theirs.

@@ -32,6 +32,7 @@ from roadseg.errors import (
     OutputIsInputError,
     OutputNotWritableError,
 )
+from roadseg.io.urls import is_remote
 
 # Plain logging: io sits beside roadseg.log in the layering, not above it.
 log = logging.getLogger("roadseg.io.atomic")
@@ -187,7 +188,7 @@ def check_not_input(
         return
     out = Path(output)
     for given in inputs:
-        if given is None:
+        if given is None or is_remote(given):  # a URL is never a local output
             continue
         source = Path(given)
         same = out.resolve() == source.resolve()

@@ -61,10 +61,15 @@ def describe_failure(
     exc: BaseException, reading: Sequence[PathLike], writing: Sequence[PathLike]
 ) -> RoadsegError:
     """The roadseg error for a library failure while reading or writing these files."""
+    from roadseg.io.remote import describe_remote_failure, is_remote
+
     raw = str(exc)
+    remote = [p for p in reading if p is not None and is_remote(p)]
+    if remote and not any(Path(p).name in raw for p in writing if p is not None):
+        return describe_remote_failure(exc, remote[0])
     detail = _gdal_message(exc)
     outputs = [Path(p) for p in writing if p is not None]
-    inputs = [Path(p) for p in reading if p is not None]
+    inputs = [Path(p) for p in reading if p is not None and not is_remote(p)]
     target = next((p for p in outputs if _mentions(raw, p)), None)
     if target is None and "partial" in raw and outputs:
         target = outputs[0]

@@ -15,6 +15,13 @@ from rasterio.errors import RasterioIOError
 
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
 from roadseg.io.quiet import quiet_raster_warnings
+from roadseg.io.remote import (
+    describe_remote_failure,
+    display_url,
+    gdal_path,
+    is_remote,
+    scene_file_name,
+)
 from roadseg.log import get_logger
 from roadseg.raster.gsd import ground_sample_distance
 
@@ -29,7 +36,7 @@ class SceneInfo:
     """What the pipeline needs to know about a scene, read once from its header.
 
     Attributes:
-        path: the file.
+        path: the file, or the URL of a remote scene (see :mod:`roadseg.io.remote`).
         width, height: size in pixels.
         count: number of bands in the file.
         dtype: pixel type.
@@ -40,7 +47,7 @@ class SceneInfo:
         georeferenced: whether the file has a CRS and transform.
     """
 
-    path: Path
+    path: str
     width: int
     height: int
     count: int
@@ -51,14 +58,36 @@ class SceneInfo:
     gsd_m: float
     georeferenced: bool
 
+    @property
+    def name(self) -> str:
+        """The scene's file name, for messages and metadata (no credentials)."""
+        return scene_file_name(self.path)
+
 
 def open_dataset(path: str | os.PathLike[str]) -> rasterio.io.DatasetReader:
     """Open a raster for reading with errors that say what is wrong.
 
+    A remote scene (a URL or a GDAL network path) is opened through GDAL's network file
+    systems; read it inside :func:`roadseg.io.remote.network_env`.
+
     Raises:
-        InputNotFoundError: no such file.
+        InputNotFoundError: no such file (for a URL: HTTP 404).
         InvalidInputError: the file is not a raster GDAL can read.
+        RemoteAccessError, RemoteRangeError, RemoteUnavailableError: the server
+            refused, cannot serve ranges, or could not be reached.
     """
+    if is_remote(path):
+        try:
+            with quiet_raster_warnings():
+                return rasterio.open(gdal_path(path))
+        except RasterioIOError as exc:
+            error = describe_remote_failure(exc, path)
+            if "not recognized as" in str(exc) or "not a supported" in str(exc):
+                error = InvalidInputError(
+                    f"{display_url(path)}: not a raster GDAL can read (give a GeoTIFF "
+                    "or another image format)"
+                )
+            raise error from None
     target = Path(path)
     if not target.exists():
         raise InputNotFoundError(f"{target}: no such file; check the scene path")
@@ -71,6 +100,35 @@ def open_dataset(path: str | os.PathLike[str]) -> rasterio.io.DatasetReader:
         raise InvalidInputError(
             f"{target}: not a raster GDAL can read (give a GeoTIFF or another image format)"
         ) from None
+
+
+def scene_fingerprint(src: rasterio.io.DatasetReader) -> tuple[object, ...]:
+    """Facts of a scene's header that change when the file is replaced: size, bands,
+    georeferencing, overviews and where its first and last blocks lie in the file.
+
+    Compared before and after a remote run (a change that keeps every block in place
+    and of the same size is not seen).
+    """
+    facts: list[object] = [
+        src.width,
+        src.height,
+        src.count,
+        tuple(src.dtypes),
+        tuple(src.transform)[:6],
+        src.crs.to_wkt() if src.crs else "",
+        tuple(src.overviews(1)) if src.count else (),
+    ]
+    if src.count and src.driver == "GTiff":
+        block_h, block_w = src.block_shapes[0]
+        last = f"{(src.width - 1) // block_w}_{(src.height - 1) // block_h}"
+        for key in (
+            "BLOCK_OFFSET_0_0",
+            "BLOCK_SIZE_0_0",
+            f"BLOCK_OFFSET_{last}",
+            f"BLOCK_SIZE_{last}",
+        ):
+            facts.append(src.get_tag_item(key, "TIFF", bidx=1))
+    return tuple(facts)
 
 
 def describe_scene(
@@ -95,53 +153,76 @@ def describe_scene(
     Raises:
         InputNotFoundError, InvalidInputError, InvalidParameterError.
     """
+    with open_dataset(path) as src:
+        return describe_dataset(
+            src,
+            path,
+            in_channels=in_channels,
+            bands=bands,
+            gsd=gsd,
+            default_gsd=default_gsd,
+            quiet=quiet,
+        )
+
+
+def describe_dataset(
+    src: rasterio.io.DatasetReader,
+    path: str | os.PathLike[str],
+    *,
+    in_channels: int,
+    bands: Sequence[int] | None = None,
+    gsd: float | None = None,
+    default_gsd: float = 1.0,
+    quiet: bool = False,
+) -> SceneInfo:
+    """:func:`describe_scene` of a dataset already open (``path`` names it)."""
     if gsd is not None and not (np.isfinite(gsd) and gsd > 0):
         raise InvalidParameterError(f"gsd={gsd!r}: must be a positive number of metres per pixel")
-    with open_dataset(path) as src:
-        if src.count < 1:
-            hint = (
-                f"; it holds {len(src.subdatasets)} subdatasets, give one of them, "
-                f"e.g. {src.subdatasets[0]}"
-                if src.subdatasets
-                else ""
-            )
-            raise InvalidInputError(f"{path}: the raster has no bands{hint}")
-        dtype = np.dtype(src.dtypes[0]).name
-        if dtype not in SUPPORTED_DTYPES:
-            raise InvalidInputError(
-                f"{path}: unsupported pixel type {dtype}; convert it to one of "
-                f"{', '.join(SUPPORTED_DTYPES)} (e.g. gdal_translate -ot Float32)"
-            )
-        if src.width < 1 or src.height < 1:
-            raise InvalidInputError(f"{path}: the raster is empty ({src.width}x{src.height})")
-        chosen = select_bands(src, in_channels, bands)
-        georeferenced = src.crs is not None and not src.transform.is_identity
-        measured = (
-            ground_sample_distance(src.crs, src.transform, src.width, src.height)
-            if georeferenced
-            else None
+    name = display_url(path)
+    if src.count < 1:
+        hint = (
+            f"; it holds {len(src.subdatasets)} subdatasets, give one of them, "
+            f"e.g. {src.subdatasets[0]}"
+            if src.subdatasets
+            else ""
         )
-        if not georeferenced and not quiet:
-            log.warning(
-                "%s has no georeferencing; the output will be in pixel coordinates "
-                "and the image is taken to be at %g m per pixel%s",
-                path,
-                gsd if gsd is not None else default_gsd,
-                "" if gsd is not None else " (declare it with gsd=...)",
-            )
-        scene_gsd = gsd if gsd is not None else (measured if measured else default_gsd)
-        return SceneInfo(
-            path=Path(path),
-            width=src.width,
-            height=src.height,
-            count=src.count,
-            dtype=dtype,
-            crs=src.crs if georeferenced else None,
-            transform=src.transform if georeferenced else Affine.identity(),
-            bands=chosen,
-            gsd_m=float(scene_gsd),
-            georeferenced=georeferenced,
+        raise InvalidInputError(f"{name}: the raster has no bands{hint}")
+    dtype = np.dtype(src.dtypes[0]).name
+    if dtype not in SUPPORTED_DTYPES:
+        raise InvalidInputError(
+            f"{name}: unsupported pixel type {dtype}; convert it to one of "
+            f"{', '.join(SUPPORTED_DTYPES)} (e.g. gdal_translate -ot Float32)"
         )
+    if src.width < 1 or src.height < 1:
+        raise InvalidInputError(f"{name}: the raster is empty ({src.width}x{src.height})")
+    chosen = select_bands(src, in_channels, bands)
+    georeferenced = src.crs is not None and not src.transform.is_identity
+    measured = (
+        ground_sample_distance(src.crs, src.transform, src.width, src.height)
+        if georeferenced
+        else None
+    )
+    if not georeferenced and not quiet:
+        log.warning(
+            "%s has no georeferencing; the output will be in pixel coordinates "
+            "and the image is taken to be at %g m per pixel%s",
+            name,
+            gsd if gsd is not None else default_gsd,
+            "" if gsd is not None else " (declare it with gsd=...)",
+        )
+    scene_gsd = gsd if gsd is not None else (measured if measured else default_gsd)
+    return SceneInfo(
+        path=os.fspath(path),
+        width=src.width,
+        height=src.height,
+        count=src.count,
+        dtype=dtype,
+        crs=src.crs if georeferenced else None,
+        transform=src.transform if georeferenced else Affine.identity(),
+        bands=chosen,
+        gsd_m=float(scene_gsd),
+        georeferenced=georeferenced,
+    )
 
 
 def select_bands(
@@ -162,7 +243,7 @@ def select_bands(
         bad = [b for b in chosen if not 1 <= b <= src.count]
         if bad:
             raise InvalidParameterError(
-                f"{Path(src.name).name}: band {bad[0]} is out of range: the scene has "
+                f"{scene_file_name(src.name)}: band {bad[0]} is out of range: the scene has "
                 f"{src.count} band(s), "
                 f"numbered 1 to {src.count}"
             )
@@ -184,7 +265,7 @@ def select_bands(
         return (colour[0],) * in_channels
     if len(colour) < in_channels:
         raise InvalidInputError(
-            f"{Path(src.name).name}: the scene has {len(colour)} colour band(s) but the "
+            f"{scene_file_name(src.name)}: the scene has {len(colour)} colour band(s) but the "
             f"model takes {in_channels}; "
             "choose bands with bands=..."
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from rio_tiler.io import Reader
 from roadseg.io.atomic import atomic_output
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
 from roadseg.io.quiet import quiet_raster_warnings
+from roadseg.io.remote import gdal_path, network_env
 from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_THRESHOLD
 
 #: The longest side of the preview, in pixels; the background read never exceeds
@@ -30,11 +32,14 @@ PROBABILITY_BRIGHTNESS = 0.6
 STRETCH_PERCENTILES = (2, 98)
 
 
-def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | None]:
-    # rio-tiler's decimated preview (overviews when the file has them, masks applied).
-    with quiet_raster_warnings():  # a plain image, or no overviews: both expected here
-        reader = Reader(str(path))
-    with reader:
+def _background(
+    path: str | os.PathLike[str], max_side: int
+) -> tuple[np.ndarray, Affine, CRS | None]:
+    # rio-tiler's decimated preview (overviews when the file has them, masks applied);
+    # a remote scene's overviews are read by ranges, under the network settings.
+    with network_env(), quiet_raster_warnings():  # a plain image, or no overviews
+        reader = Reader(gdal_path(path))
+    with network_env(), reader:
         src = reader.dataset
         bands = (1, 2, 3) if src.count >= 3 else (1,)
         with quiet_raster_warnings():
@@ -72,7 +77,7 @@ def _background(path: Path, max_side: int) -> tuple[np.ndarray, Affine, CRS | No
 def write_preview(
     lines: list[np.ndarray],
     lines_crs: CRS | None,
-    background: Path,
+    background: str | os.PathLike[str],
     out: Path,
     *,
     overwrite: bool = False,
@@ -81,7 +86,7 @@ def write_preview(
 ) -> Path:
     """Draw map-coordinate lines over ``background`` (a scene or probability raster);
     ``highlight`` lines (roads missing from a reference map) thicker, in magenta."""
-    rgb, transform, bg_crs = _background(Path(background), max_side)
+    rgb, transform, bg_crs = _background(background, max_side)
     to_bg = None
     if lines_crs is not None and bg_crs is not None and lines_crs != bg_crs:
         to_bg = Transformer.from_crs(lines_crs, bg_crs, always_xy=True)

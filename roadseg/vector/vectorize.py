@@ -36,6 +36,7 @@ from roadseg.errors import InputNotFoundError, InvalidInputError
 from roadseg.io.atomic import atomic_output, check_outputs, final_name, is_temporary
 from roadseg.io.gdal import gdal_errors
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
+from roadseg.io.remote import is_remote
 from roadseg.log import get_logger, plural
 from roadseg.raster.gsd import ground_sample_distance
 from roadseg.raster.probability import PROB_MAX, PROB_NODATA, TAG_GSD, TAG_MODEL, TAG_THRESHOLD
@@ -295,7 +296,7 @@ def vectorize(
         [prob_path, scene, reference.path if reference is not None else None],
         overwrite,
     )
-    if scene is not None and not Path(scene).is_file():
+    if scene is not None and not is_remote(scene) and not Path(scene).is_file():
         raise InputNotFoundError(f"{scene}: scene for the preview not found")
     if reference is not None:
         reference.validate().check()
@@ -352,7 +353,7 @@ def vectorize_checked(
             preview_path = write_preview(
                 [shapely.get_coordinates(g) for g in network.roads.geometry],
                 network.crs,
-                Path(scene) if scene is not None else prob_path,
+                scene if scene is not None else prob_path,
                 Path(preview),
                 overwrite=run.overwrite,
                 highlight=highlight,
