@@ -14,6 +14,7 @@ from roadseg.inference import InferenceOptions, PredictionResult
 from roadseg.inference.predict import predict_checked
 from roadseg.io.atomic import check_outputs, remove_quietly, temporary_sibling
 from roadseg.io.gdal import gdal_errors
+from roadseg.io.urls import is_remote
 from roadseg.log import get_logger
 from roadseg.raster.probability import PROBABILITY_FORMAT
 from roadseg.vector import VectorOptions, VectorResult, check_threshold
@@ -30,13 +31,13 @@ class RunResult:
     """What :func:`run_scene` produced.
 
     Attributes:
-        scene: the input.
+        scene: the input: a path, or the URL of a remote scene as given.
         prediction: the probability raster (a temporary one, already deleted, when
             only ``out`` was asked for).
         vectors: the road vectors, or ``None``.
     """
 
-    scene: Path
+    scene: Path | str
     prediction: PredictionResult
     vectors: VectorResult | None
 
@@ -123,7 +124,7 @@ def run_scene(
     if out is None:
         with gdal_errors(reading=[scene], writing=[prob_out]):
             prediction = predict_checked(scene, Path(prob_out), inference, run)  # type: ignore[arg-type]
-        return RunResult(Path(scene), prediction, None)
+        return RunResult(_scene_ref(scene), prediction, None)
 
     temporary = prob_out is None
     # One temporary name, made from the output's: a leftover says whose it was.
@@ -150,4 +151,9 @@ def run_scene(
     finally:
         if temporary:
             remove_quietly([prob_path])
-    return RunResult(Path(scene), prediction, vectors)
+    return RunResult(_scene_ref(scene), prediction, vectors)
+
+
+def _scene_ref(scene: str | os.PathLike[str]) -> Path | str:
+    """A scene as :class:`RunResult` keeps it: ``Path`` would fold a URL's ``//``."""
+    return os.fspath(scene) if is_remote(scene) else Path(scene)

@@ -7,8 +7,10 @@ request is logged with the bytes sent, so a test can measure what a run asked fo
 
 Faults are set per file name with :meth:`LoopbackServer.fault`:
 
+Counts of requests below are of ranged ``GET`` requests (reads of data).
+
 - ``status``: answer every request with this HTTP status (404, 403, 503, ...); with
-  ``times``, only the first that many ``GET`` requests, then serve normally.
+  ``times``, only the first that many ranged ``GET`` requests, then serve normally.
 - ``ignore_range``: answer ``200 OK`` with the whole file whatever the ``Range``.
 - ``drop_after``: on ``GET`` requests after the first ``skip`` ones, send the headers and
   this many bytes of the body, then close the connection (a dropped transfer); with
@@ -87,11 +89,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         requested = self.headers.get("Range")
         with owner.lock:
             fault = owner.faults.get(name)
-            if fault is not None and body:
-                fault.gets += 1
+            if fault is not None and body and requested:
+                fault.gets += 1  # data reads; GDAL probes a signed URL's size by a plain GET
             data, etag, mtime = owner.content(name, fault)
         failing = fault is not None and fault.status is not None
-        if failing and (fault.times is None or (body and fault.gets <= fault.times)):
+        if failing and (fault.times is None or (body and requested and fault.gets <= fault.times)):
             self._status_only(fault.status, name, requested)
             return
         if data is None:
@@ -174,6 +176,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     owner: LoopbackServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a client that hangs up early (as GDAL does) is not the server's error."""
 
 
 class LoopbackServer:

@@ -120,6 +120,31 @@ def test_credentials_never_appear_in_a_displayed_url() -> None:
     assert SECRET not in display_url("/vsicurl/" + url)
 
 
+def test_settings_of_an_enclosing_rasterio_env_are_carried() -> None:
+    # a batch worker runs a scene inside the settings its client sent
+    with rasterio.Env(GDAL_HTTP_TIMEOUT="77", AWS_NO_SIGN_REQUEST="YES"):
+        settings = dict(network_settings())
+    assert settings["GDAL_HTTP_TIMEOUT"] == "77" and settings["AWS_NO_SIGN_REQUEST"] == "YES"
+
+
+def test_a_scene_spec_never_shows_a_urls_credentials(cog: Path) -> None:
+    from roadseg.raster.prepare import SceneSpec
+
+    spec = SceneSpec(f"https://u:{SECRET}@h/a.tif?sig={SECRET}", None, (1,), None)  # type: ignore[arg-type]
+    assert SECRET not in repr(spec) and "h/a.tif" in repr(spec)
+
+
+def test_remote_scenes_of_one_file_name_get_names_of_their_own() -> None:
+    from roadseg.batch.inputs import collect_scenes
+
+    urls = ["https://h/2023/scene.tif", "https://h/2024/scene.tif", "s3://b/get.tif?id=1"]
+    scenes = collect_scenes(urls)
+    names = [scene.name for scene in scenes]
+    assert names[0] == "scene" and names[1].startswith("scene-") and names[2] == "get"
+    assert [scene.path for scene in scenes] == urls
+    assert collect_scenes(urls)[1].name == names[1]  # stable from run to run
+
+
 def test_network_settings_take_the_users_values_and_never_credentials() -> None:
     environ = {
         "GDAL_HTTP_TIMEOUT": "120",
@@ -181,6 +206,37 @@ def test_a_remote_run_writes_what_the_local_run_writes(
     assert all(r.range or r.method == "HEAD" for r in server.gets())
 
 
+def test_evaluate_scores_remote_files_as_local_ones(
+    served: tuple[LoopbackServer, str], cog: Path, tmp_path: Path
+) -> None:
+    server, name = served
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from sample_scene import make_scene
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    _, mask = make_scene(1024, seed=0)
+    with rasterio.open(cog) as src:
+        profile = dict(driver="GTiff", width=512, height=512, count=1, dtype="uint8")
+        with rasterio.open(
+            server.root / "mask.tif", "w", crs=src.crs, transform=src.transform, **profile
+        ) as dst:
+            dst.write(mask[:512, :512].astype("uint8")[None])
+    prob, roads = server.root / "p.tif", server.root / "roads.gpkg"
+    code, output = _run(
+        ["run", str(server.root / name), "--out", str(roads), "--prob-out", str(prob)]
+    )
+    assert code == 0, output
+    local = _run(["evaluate", str(prob), str(server.root / "mask.tif")])
+    remote = _run(["evaluate", server.url("p.tif"), server.url("mask.tif")])
+    assert local[0] == remote[0] == 0 and local[1] == remote[1], remote[1]
+    local = _run(["evaluate", str(roads), str(roads)])
+    remote = _run(["evaluate", server.url("roads.gpkg"), str(roads)])
+    assert local[0] == remote[0] == 0 and local[1] == remote[1], remote[1]
+    code, output = _run(["evaluate", server.url("nothing.tif"), str(server.root / "mask.tif")])
+    assert code == 1 and "not found on the server" in output, output
+
+
 def test_a_gdal_network_path_and_a_preview_work_too(
     served: tuple[LoopbackServer, str], tmp_path: Path
 ) -> None:
@@ -220,7 +276,7 @@ FAULTS = {
     "403": ({"status": 403}, "access denied (HTTP 403)"),
     "503 every time": ({"status": 503}, "the server failed (HTTP 503)"),
     "no Range": ({"ignore_range": True}, "ignores HTTP Range requests"),
-    "timeout": ({"delay": 4.0, "skip": 1}, "timed out"),
+    "timeout": ({"delay": 4.0, "skip": 1}, "time"),
     "dropped every time": ({"drop_after": 1000, "skip": 1}, "dropped or timed out"),
     "changed during the run": ({"replace_after": 2}, "changed on the server"),
 }
@@ -237,13 +293,15 @@ def test_a_fault_ends_the_run_with_one_line_and_nothing_written(
         other[len(other) // 2 :] = bytes(len(other) - len(other) // 2)  # tiles lost
         settings = {**settings, "replacement": bytes(other[:-4096])}
     url = f"http://127.0.0.1:{closed_port()}/{name}" if case == "server down" else server.url(name)
+    url += f"?X-Amz-Signature={SECRET}"  # a signed URL: its secret is never shown
     server.fault(name, **settings)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     code, output = _run(["run", url, "--out", str(out_dir / "roads.gpkg")])
     lines = [line for line in output.splitlines() if line.startswith("Error:")]
     assert code == 1, output
-    assert len(lines) == 1 and url in lines[0] and words in lines[0], output
+    assert len(lines) == 1 and display_url(url) in lines[0] and words in lines[0], output
+    assert SECRET not in output
     assert sorted(os.listdir(out_dir)) == []
 
 

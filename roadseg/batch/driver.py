@@ -71,6 +71,7 @@ from roadseg.batch.task import (
 )
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.inference.options import InferenceOptions
+from roadseg.io.remote import network_settings
 from roadseg.log import get_logger, progress_bar
 from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.line_options import VectorOptions, check_threshold
@@ -200,6 +201,7 @@ def run_batch(
         threshold=threshold,
         reference=reference,
         conflate=conflate,
+        network=network_settings(),  # workers elsewhere do not share this environment
     )
     out.mkdir(parents=True, exist_ok=True)
     with BatchLock(out):

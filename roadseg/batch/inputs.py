@@ -7,6 +7,7 @@ the batch and becomes the stem of the scene's outputs.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -231,6 +232,12 @@ def _unique(named: Iterable[tuple[str, Path | str]]) -> list[SceneInput]:
         path = given if is_remote(given) else Path(given).expanduser().absolute()
         if path in by_path:
             continue
+        if name in by_name and is_remote(path):
+            # URLs cannot be renamed: .../2023/scene.tif and .../2024/scene.tif, or
+            # get?id=1 and get?id=2, are told apart by a digest of the URL (stable
+            # from run to run, so the run record still recognises them).
+            digest = hashlib.sha256(display_url(path).encode()).hexdigest()[:8]
+            name = f"{name}-{digest}"
         if name in by_name:
             raise InvalidParameterError(
                 f"two scenes are both named {name!r} ({display_url(by_name[name])} and "

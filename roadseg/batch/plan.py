@@ -25,9 +25,10 @@ from roadseg.batch.task import SceneTask
 from roadseg.errors import RoadsegError
 from roadseg.inference.options import InferenceOptions
 from roadseg.io.atomic import parse_temporary
-from roadseg.io.remote import display_url, fresh_reads, is_remote, network_env
+from roadseg.io.remote import display_url, fresh_reads, is_remote, network_env, with_retries
 from roadseg.log import get_logger, plural
-from roadseg.raster.scene import open_dataset, scene_fingerprint
+from roadseg.raster.prepare import remote_fingerprint
+from roadseg.raster.scene import open_dataset
 from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.line_options import VectorOptions
 from roadseg.vector.reference import ReferenceSpec
@@ -188,9 +189,16 @@ def input_facts(scene: SceneInput, known: Mapping[str, RecordEntry]) -> dict[str
 
 
 def remote_input_facts(url: str | os.PathLike[str]) -> dict[str, Any]:
-    """:func:`input_facts` of a remote scene (see there)."""
-    with network_env(), rasterio.Env(**fresh_reads(url)), open_dataset(url) as src:
-        facts = (display_url(url), scene_fingerprint(src))
+    """:func:`input_facts` of a remote scene (see there): its header's fingerprint and
+    what the server says of the file's version, asked past GDAL's cache, with the
+    retries of any remote read."""
+
+    def ask() -> tuple[object, ...]:
+        with rasterio.Env(**fresh_reads(url)), open_dataset(url) as src:
+            return (display_url(url), remote_fingerprint(url, src))
+
+    with network_env():
+        facts = with_retries(ask, url)
     digest = hashlib.sha256(repr(facts).encode()).hexdigest()
     return {"input_sha256": digest, "input_size": None, "input_mtime_ns": None}
 

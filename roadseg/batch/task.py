@@ -11,6 +11,7 @@ retrying can help.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
 import time
@@ -57,6 +58,9 @@ class SceneTask:
         torch_threads: intra-op threads for torch on the worker, or ``None``.
         scheduler: passed to ``run_scene``: ``None`` runs the scene's block graph inside
             the worker; a scheduler address spreads it over the cluster.
+        network: GDAL's network settings of the client (see
+            :func:`roadseg.io.remote.network_settings`), applied around a remote
+            scene's run: a worker on another machine does not share its environment.
         attempt: 1 for the first try.
     """
 
@@ -71,6 +75,7 @@ class SceneTask:
     conflate: ConflateOptions = field(default_factory=ConflateOptions)
     torch_threads: int | None = None
     scheduler: str | None = None
+    network: tuple[tuple[str, str], ...] = ()
     attempt: int = 1
 
 
@@ -185,23 +190,26 @@ def process_with_run_scene(task: SceneTask) -> SceneOutcome:
 
     Outputs are replaced (``overwrite=True``): the batch has already decided that this
     scene must be (re)done, and ``run_scene`` renames each output into place only once
-    it is complete.
+    it is complete. A remote scene is read under the client's network settings.
     """
+    from roadseg.io.remote import is_remote, network_env
     from roadseg.pipeline import run_scene
 
-    result = run_scene(
-        task.scene,
-        task.out,
-        prob_out=task.prob_out,
-        inference=task.inference,
-        vector=task.vector,
-        threshold=task.threshold,
-        reference=task.reference,
-        conflate_options=task.conflate,
-        scheduler=task.scheduler,
-        overwrite=True,
-        progress=False,
-    )
+    remote = is_remote(task.scene)
+    with network_env(task.network or None) if remote else contextlib.nullcontext():
+        result = run_scene(
+            task.scene,
+            task.out,
+            prob_out=task.prob_out,
+            inference=task.inference,
+            vector=task.vector,
+            threshold=task.threshold,
+            reference=task.reference,
+            conflate_options=task.conflate,
+            scheduler=task.scheduler,
+            overwrite=True,
+            progress=False,
+        )
     prediction = result.prediction
     vectors = result.vectors
     outputs = [Path(task.prob_out)] if task.prob_out is not None else []

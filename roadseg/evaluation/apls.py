@@ -18,6 +18,7 @@ Remote Sensing Dataset and Challenge Series", 2018):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from collections.abc import Iterable
@@ -40,6 +41,8 @@ from roadseg.evaluation.apls_graph import (
     build_graph,
     inject_points,
 )
+from roadseg.io.remote import vector_network_env
+from roadseg.io.urls import display_url, gdal_path, is_remote, redact, scene_file_name
 from roadseg.log import get_logger
 from roadseg.raster.crs import local_metric_crs, metres_per_unit
 
@@ -180,21 +183,29 @@ def apls(
 
 
 def read_lines(path: str | os.PathLike[str], layer: str | None = None) -> gpd.GeoDataFrame:
-    """Road lines from a GeoJSON/GeoPackage; an empty (0-byte) file means no roads."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputNotFoundError(f"{p}: road vector file not found")
-    if p.stat().st_size == 0:
-        return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
-    if layer is None and p.suffix.lower() == ".gpkg":
-        import pyogrio
-
-        names = [name for name, _ in pyogrio.list_layers(p)]
-        layer = "roads" if "roads" in names else None
+    """Road lines from a GeoJSON/GeoPackage (a file or a URL); an empty (0-byte) file
+    means no roads."""
+    remote = is_remote(path)
+    p: str | Path = gdal_path(path) if remote else Path(path)
+    if not remote:
+        assert isinstance(p, Path)
+        if not p.is_file():
+            raise InputNotFoundError(f"{p}: road vector file not found")
+        if p.stat().st_size == 0:
+            return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    settings = vector_network_env() if remote else contextlib.nullcontext()
     try:
-        gdf = gpd.read_file(p, layer=layer)
+        with settings:
+            if layer is None and scene_file_name(path).lower().endswith(".gpkg"):
+                import pyogrio
+
+                names = [name for name, _ in pyogrio.list_layers(p)]
+                layer = "roads" if "roads" in names else None
+            gdf = gpd.read_file(p, layer=layer)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InvalidInputError(f"{p}: cannot read road lines ({exc})") from None
+        raise InvalidInputError(
+            f"{display_url(path)}: cannot read road lines ({redact(str(exc))})"
+        ) from None
     return gdf[gdf.geometry.notna()]
 
 

@@ -23,7 +23,8 @@ from roadseg.device import resolve_device
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
 from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.evaluation.scoring import evaluate_model, summarise
-from roadseg.io.remote import display_url, gdal_path, is_remote, network_env, scene_file_name
+from roadseg.io.gdal import gdal_errors
+from roadseg.io.remote import display_url, is_remote, network_env, scene_file_name
 from roadseg.log import get_logger
 from roadseg.raster.probability import TAG_THRESHOLD, decode_probability
 from roadseg.raster.rasterize import rasterize_roads, read_roads
@@ -76,10 +77,10 @@ def evaluate_probability_raster(
     """
     _check_found([prediction, truth])
     acc = PixelAccumulator(slack=slack)
-    with network_env(), open_dataset(prediction) as pred:
+    with network_env(), gdal_errors(reading=[prediction, truth]), open_dataset(prediction) as pred:
         if threshold is None:
             threshold = float(pred.tags().get(TAG_THRESHOLD, 0.5))
-        roads = read_roads(gdal_path(truth), layer) if is_vector_file(truth) else None
+        roads = read_roads(truth, layer) if is_vector_file(truth) else None
         mask_src = None if roads is not None else open_dataset(truth)
         try:
             if mask_src is not None and (mask_src.width, mask_src.height) != (
@@ -131,8 +132,8 @@ def evaluate_vectors(
     _check_found([prediction, truth])
     from roadseg.evaluation.apls import evaluate_vector_files
 
-    with network_env():
-        return dict(evaluate_vector_files(gdal_path(prediction), gdal_path(truth)))
+    with network_env(), gdal_errors(reading=[prediction, truth]):
+        return dict(evaluate_vector_files(prediction, truth))
 
 
 def evaluate(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -53,6 +54,10 @@ def _gdal_message(exc: BaseException) -> str:
     return text
 
 
+#: What GDAL says when a network read fails (curl, HTTP, its network file systems).
+_NETWORK_WORDS = re.compile(r"curl|http|/vsi(curl|s3|gs|az)|range downloading|timed? ?out", re.I)
+
+
 def _mentions(text: str, path: Path) -> bool:
     return path.name in text
 
@@ -65,7 +70,8 @@ def describe_failure(
 
     raw = str(exc)
     remote = [p for p in reading if p is not None and is_remote(p)]
-    if remote and not any(Path(p).name in raw for p in writing if p is not None):
+    writes = any(p is not None for p in writing)
+    if remote and (not writes or _NETWORK_WORDS.search(_gdal_message(exc) + " " + raw)):
         return describe_remote_failure(exc, remote[0])
     detail = _gdal_message(exc)
     outputs = [Path(p) for p in writing if p is not None]

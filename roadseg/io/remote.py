@@ -37,8 +37,9 @@ from roadseg.errors import (
     RemoteUnavailableError,
     RoadsegError,
     SceneChangedError,
+    UnreadableInputError,
 )
-from roadseg.io.urls import display_url, gdal_path, is_remote, scene_file_name
+from roadseg.io.urls import display_url, gdal_path, is_remote, redact, scene_file_name
 
 __all__ = [
     "check_unchanged",
@@ -100,9 +101,16 @@ def network_settings(environ: Mapping[str, str] | None = None) -> tuple[tuple[st
     """GDAL settings for network reads: the defaults, overridden and completed by the
     environment's values of :data:`CARRIED_FROM_ENVIRONMENT`. Sorted pairs, so that they
     travel in frozen task descriptions."""
-    environ = os.environ if environ is None else environ
+    if environ is None:
+        # The process's environment, then what an enclosing rasterio.Env sets (a batch
+        # worker runs a scene inside the settings its client sent).
+        environ = {**os.environ, **_active_env_options()}
     settings = dict(NETWORK_DEFAULTS)
-    settings.update({k: environ[k] for k in CARRIED_FROM_ENVIRONMENT if environ.get(k)})
+    settings.update({k: str(environ[k]) for k in CARRIED_FROM_ENVIRONMENT if environ.get(k)})
+    if settings.get("GDAL_CURL_CA_BUNDLE") == _default_ca_bundle():
+        # rasterio's own choice for this machine, not the user's: another machine's
+        # GDAL finds its own.
+        del settings["GDAL_CURL_CA_BUNDLE"]
     if "CURL_CA_BUNDLE" in settings:
         # rasterio points GDAL_CURL_CA_BUNDLE, which GDAL prefers, at certifi's bundle
         # (in the environment too): the user's curl setting would be ignored.
@@ -119,6 +127,21 @@ def network_env(settings: tuple[tuple[str, str], ...] | None = None) -> Iterator
         yield
 
 
+@contextlib.contextmanager
+def vector_network_env(settings: tuple[tuple[str, str], ...] | None = None) -> Iterator[None]:
+    """:func:`network_env` for vector reads: pyogrio carries a GDAL of its own, whose
+    settings rasterio's Env does not reach; they are restored afterwards."""
+    import pyogrio
+
+    wanted = dict(settings if settings is not None else network_settings())
+    before = {key: pyogrio.get_gdal_config_option(key) for key in wanted}
+    pyogrio.set_gdal_config_options(wanted)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)
+
+
 def _gdal_words(exc: BaseException) -> str:
     """GDAL's most telling words in an exception chain, on one line."""
     words = []
@@ -128,7 +151,7 @@ def _gdal_words(exc: BaseException) -> str:
         if text and "previous exception" not in text:
             words.append(text)
         current = current.__cause__ or current.__context__
-    return words[-1] if words else type(exc).__name__
+    return redact(words[-1]) if words else type(exc).__name__
 
 
 #: S3's error codes and messages, as GDAL passes them on, and the HTTP status they mean.
@@ -177,6 +200,10 @@ def describe_remote_failure(exc: BaseException, path: str | os.PathLike[str]) ->
         problem = "the server did not answer in time (GDAL_HTTP_TIMEOUT)"
     elif status is not None:
         problem = f"the server failed (HTTP {status})"
+    elif "decod" in lowered or "corrupt" in lowered or "not a tiff" in lowered:
+        return UnreadableInputError(
+            f"{url}: could not be read ({words}); the file on the server is corrupt"
+        )
     elif "ssl" in lowered or "certificate" in lowered:
         return RemoteAccessError(
             f"{url}: the server's certificate is not trusted ({words}); give the CA "
@@ -238,6 +265,13 @@ def web_validators(path: str | os.PathLike[str]) -> tuple[str, ...] | None:
     return (headers.get("ETag", ""), headers.get("Last-Modified", ""), size)
 
 
+def _active_env_options() -> dict[str, str]:
+    """The options of the rasterio.Env in force, if any."""
+    from rasterio.env import getenv, hasenv
+
+    return {str(k): str(v) for k, v in getenv().items()} if hasenv() else {}
+
+
 def _default_ca_bundle() -> str | None:
     """The CA bundle GDAL uses when none is set (rasterio points it at certifi's)."""
     with contextlib.suppress(ImportError):
@@ -284,8 +318,10 @@ def with_retries(
                 return read()
             with rasterio.Env(**fresh_reads(path)):
                 return read()
-        except (RasterioError, CPLE_BaseError, InvalidInputError) as exc:
-            if not isinstance(exc, InvalidInputError):
+        except (RasterioError, CPLE_BaseError, InvalidInputError, RemoteUnavailableError) as exc:
+            if isinstance(exc, RemoteUnavailableError):  # an open that did not get through
+                error = exc
+            elif not isinstance(exc, InvalidInputError):
                 error = describe_remote_failure(exc, path)
             elif attempt > 1 and type(exc) is InvalidInputError:
                 # It opened before, so a header that is "not a raster" did not arrive.

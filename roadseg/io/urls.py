@@ -44,22 +44,46 @@ def display_url(path: str | os.PathLike[str]) -> str:
     text = os.fspath(path)
     if not is_remote(text):
         return text
+    if text.startswith("/vsicurl?"):  # GDAL's options form: url=...&header.X=...
+        options = parse_qsl(text.removeprefix("/vsicurl?"), keep_blank_values=True)
+        return "/vsicurl?" + urlencode(
+            [
+                (key, display_url(value) if key == "url" else _shown_value(key, value))
+                for key, value in options
+            ]
+        )
     prefix = ""
     if text.startswith("/vsicurl/"):
         prefix, text = "/vsicurl/", text.removeprefix("/vsicurl/")
     parts = urlsplit(text)
     if not parts.scheme or not parts.netloc:
         return prefix + text
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]  # without user and password (IPv6 kept)
     query = urlencode(
         [
-            (key, "REDACTED" if _SECRET_QUERY.search(key) else value)
+            (key, _shown_value(key, value))
             for key, value in parse_qsl(parts.query, keep_blank_values=True)
         ]
     )
     return prefix + urlunsplit((parts.scheme, host, parts.path, query, ""))
+
+
+def _shown_value(key: str, value: str) -> str:
+    return "REDACTED" if _SECRET_QUERY.search(key) else value
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_SECRET_PARAMETER = re.compile(
+    r"(?P<key>[?&][^=&\s]*(?:sig|signature|token|credential|key|secret|password|auth)"
+    r"[^=&\s]*=)[^&\s'\"]*",
+    re.I,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` (a library's message) with the credentials of any URL in it removed:
+    ``user:password@`` and the values of secret query parameters."""
+    return _SECRET_PARAMETER.sub(r"\g<key>REDACTED", _USERINFO.sub("", text))
 
 
 def scene_file_name(path: str | os.PathLike[str]) -> str:

@@ -12,6 +12,7 @@ from rasterio.windows import Window
 
 from roadseg.errors import InvalidInputError, InvalidParameterError
 from roadseg.io.pixels import PLAIN_IMAGE_TRANSFORM
+from roadseg.io.urls import display_url
 from roadseg.raster.gsd import pixel_size_m
 from roadseg.raster.scene import SceneInfo
 from roadseg.raster.windows import Placement
@@ -120,11 +121,13 @@ def check_shear(scene: SceneInfo) -> None:
     t = scene.transform
     norm = math.hypot(t.a, t.d) * math.hypot(t.b, t.e)
     if not norm:
-        raise InvalidInputError(f"{scene.path}: the geotransform is degenerate ({tuple(t)[:6]})")
+        raise InvalidInputError(
+            f"{display_url(scene.path)}: the geotransform is degenerate ({tuple(t)[:6]})"
+        )
     off = math.degrees(math.asin(min(1.0, abs(t.a * t.b + t.d * t.e) / norm)))
     if off > MAX_SHEAR_DEG:
         raise InvalidInputError(
-            f"{scene.path}: the geotransform is sheared ({off:.1f} degrees off square); "
+            f"{display_url(scene.path)}: the geotransform is sheared ({off:.1f} degrees off square); "
             "warp the scene to a north-up grid first (gdalwarp scene.tif north_up.tif)"
         )
 

@@ -16,6 +16,7 @@ import rasterio
 from roadseg.errors import RemoteUnavailableError
 from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.io.remote import (
+    display_url,
     fresh_reads,
     is_remote,
     network_env,
@@ -56,6 +57,13 @@ class SceneSpec:
     nodata: float | None = None
     network: tuple[tuple[str, str], ...] = ()
     fingerprint: tuple[object, ...] | None = None
+
+    def __repr__(self) -> str:
+        # Dask logs a failed task's arguments: never a URL's credentials.
+        return (
+            f"SceneSpec(path={display_url(self.path)!r}, grid={self.grid!r}, "
+            f"bands={self.bands!r}, stats={self.stats!r}, nodata={self.nodata!r})"
+        )
 
     @property
     def remote(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from rasterio.features import rasterize
 from rasterio.transform import array_bounds
 
 from roadseg.errors import InputNotFoundError, InvalidInputError
+from roadseg.io.remote import vector_network_env
+from roadseg.io.urls import display_url, gdal_path, is_remote, redact
 from roadseg.raster.crs import local_metric_crs, metres_per_unit
 
 __all__ = ["local_metric_crs", "rasterize_roads", "read_roads"]
@@ -31,15 +34,21 @@ def read_roads(path: str | os.PathLike[str], layer: str | None = None) -> gpd.Ge
         InputNotFoundError: the file does not exist.
         InvalidInputError: the file cannot be read as vectors.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFoundError(f"{path}: road vector file not found")
-    if path.stat().st_size == 0:
-        return gpd.GeoDataFrame(geometry=[], crs=DEFAULT_VECTOR_CRS)
+    if is_remote(path):  # read by GDAL's network file systems, as the scenes are
+        source: str | Path = gdal_path(path)
+    else:
+        source = Path(path)
+        if not source.is_file():
+            raise InputNotFoundError(f"{source}: road vector file not found")
+        if source.stat().st_size == 0:
+            return gpd.GeoDataFrame(geometry=[], crs=DEFAULT_VECTOR_CRS)
     try:
-        frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        with vector_network_env() if is_remote(path) else contextlib.nullcontext():
+            frame = gpd.read_file(source, layer=layer) if layer else gpd.read_file(source)
     except Exception as exc:  # pyogrio raises several unrelated types
-        raise InvalidInputError(f"{path}: cannot read road vectors ({exc})") from None
+        raise InvalidInputError(
+            f"{display_url(path)}: cannot read road vectors ({redact(str(exc))})"
+        ) from None
     if frame.crs is None:
         frame = frame.set_crs(DEFAULT_VECTOR_CRS)
     return frame[~frame.geometry.is_empty & frame.geometry.notna()]
