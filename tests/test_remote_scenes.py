@@ -305,11 +305,16 @@ def test_a_fault_ends_the_run_with_one_line_and_nothing_written(
     assert sorted(os.listdir(out_dir)) == []
 
 
-def test_a_transfer_dropped_once_is_retried(
-    served: tuple[LoopbackServer, str], tmp_path: Path
+@pytest.mark.parametrize(
+    "settings",
+    [{"drop_after": 1000, "skip": 1, "times": 1}, {"status": 503, "times": 1}],
+    ids=["a transfer dropped once", "HTTP 503 once"],
+)
+def test_a_fault_that_passes_is_retried(
+    settings: dict, served: tuple[LoopbackServer, str], tmp_path: Path
 ) -> None:
     server, name = served
-    server.fault(name, drop_after=1000, skip=1, times=1)
+    server.fault(name, **settings)
     code, output = _run(["run", server.url(name), "--out", str(tmp_path / "roads.gpkg")])
     assert code == 0, output
     assert (tmp_path / "roads.gpkg").is_file()
