@@ -42,10 +42,10 @@ log = get_logger(__name__)
 LOCAL_IN_FLIGHT = 2
 
 
-def block_graph(scene: SceneSpec, model: ModelSpec, job: BlockJob, gpu: bool) -> Delayed:
+def block_graph(spec: SceneSpec, model: ModelSpec, job: BlockJob, gpu: bool) -> Delayed:
     """The ``read -> infer -> blend`` graph of one block."""
-    name = f"{job.index[0]}-{job.index[1]}-{dask.base.tokenize(scene, model, job)}"
-    data = dask.delayed(read_block, pure=True)(scene, job, dask_key_name=f"roadseg-read-{name}")
+    name = f"{job.index[0]}-{job.index[1]}-{dask.base.tokenize(spec, model, job)}"
+    data = dask.delayed(read_block, pure=True)(spec, job, dask_key_name=f"roadseg-read-{name}")
     if gpu:
         with dask.annotate(resources={"GPU": 1}):
             probs = dask.delayed(infer_block, pure=True)(
@@ -61,7 +61,7 @@ def block_graph(scene: SceneSpec, model: ModelSpec, job: BlockJob, gpu: bool) ->
 
 
 def run_local(
-    scene: SceneSpec,
+    spec: SceneSpec,
     model: ModelSpec,
     jobs: Iterable[BlockJob],
     in_flight: int = LOCAL_IN_FLIGHT,
@@ -77,7 +77,7 @@ def run_local(
 
         def submit(job: BlockJob) -> None:
             out = pool.acquire()
-            running[threads.submit(process_block, scene, model, job, out)] = out
+            running[threads.submit(process_block, spec, model, job, out)] = out
 
         try:
             for job in todo:
@@ -110,7 +110,7 @@ def run_distributed(
 
 
 def run_blocks(
-    scene: SceneSpec,
+    spec: SceneSpec,
     model: ModelSpec,
     jobs: Iterable[BlockJob],
     scheduler: Any,
@@ -127,12 +127,12 @@ def run_blocks(
     """
     count = 0
     if scheduler is None:
-        for result, _ in run_local(scene, model, jobs):
+        for result, _ in run_local(spec, model, jobs):
             on_result(result)
             count += 1
         return count
     with connected(scheduler) as client:
-        graphs = (block_graph(scene, model, job, gpu) for job in jobs)
+        graphs = (block_graph(spec, model, job, gpu) for job in jobs)
         for result in run_distributed(client, graphs):
             on_result(result)
             count += 1

@@ -113,26 +113,24 @@ def _reading() -> Iterator[None]:
         yield
 
 
-def read_block(scene: SceneSpec, job: BlockJob) -> WindowData:
+def read_block(spec: SceneSpec, job: BlockJob) -> WindowData:
     """Read the block's window (all of its tiles) as model input."""
     with _reading():
         return read_scene(
-            scene,
-            lambda src: read_window(
-                src, scene.grid, scene.bands, scene.stats, job.read, scene.nodata
-            ),
+            spec,
+            lambda src: read_window(src, spec.grid, spec.bands, spec.stats, job.read, spec.nodata),
         )
 
 
-def read_block_raw(scene: SceneSpec, job: BlockJob, workspace: Workspace) -> RawWindow:
+def read_block_raw(spec: SceneSpec, job: BlockJob, workspace: Workspace) -> RawWindow:
     """The block's raw values (the scene's dtype) in ``workspace``'s buffers; a remote
     scene is read under its network settings, with retries (see
     :func:`roadseg.raster.prepare.read_scene`)."""
     with _reading():
         return read_scene(
-            scene,
+            spec,
             lambda src: read_window_raw(
-                src, scene.grid, scene.bands, job.read, scene.nodata, workspace=workspace
+                src, spec.grid, spec.bands, job.read, spec.nodata, workspace=workspace
             ),
         )
 
@@ -240,7 +238,7 @@ def blend_block(job: BlockJob, data: WindowData, probs: np.ndarray) -> BlockResu
 
 
 def process_block(
-    scene: SceneSpec, model: ModelSpec, job: BlockJob, out: Workspace | None = None
+    spec: SceneSpec, model: ModelSpec, job: BlockJob, out: Workspace | None = None
 ) -> BlockResult:
     """Read, infer and blend one block in the calling thread, batch by batch.
 
@@ -256,7 +254,7 @@ def process_block(
     """
     workspace = thread_workspace()
     started = time.perf_counter()
-    raw = read_block_raw(scene, job, workspace)
+    raw = read_block_raw(spec, job, workspace)
     read_s = time.perf_counter() - started
     predict = get_predictor(model)
     blender = _Blender(job, out)
@@ -270,7 +268,7 @@ def process_block(
         for tile, (rows, cols) in zip(tiles, batch, strict=True):
             # A view of the block's raw values: no copy, no placement needed.
             view = RawWindow(raw.data[:, rows, cols], raw.valid[rows, cols])
-            model_input_into(view, scene.stats, tile, invalid)
+            model_input_into(view, spec.stats, tile, invalid)
         probs = workspace.array("probs", (len(batch), th, tw), np.float32)
         asked = time.perf_counter()
         with FORWARD_LOCK:

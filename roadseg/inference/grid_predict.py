@@ -22,7 +22,7 @@ TilePredictor = Callable[[np.ndarray], np.ndarray]
 
 
 def predict_grid(
-    scene: SceneSpec,
+    spec: SceneSpec,
     predict: TilePredictor,
     *,
     align: int = 1,
@@ -31,10 +31,10 @@ def predict_grid(
     block_size: int = DEFAULT_BLOCK_SIZE,
     batch_size: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and validity of the whole working grid of ``scene``.
+    """Probabilities and validity of the whole working grid of ``spec``.
 
     Args:
-        scene: the scene, its grid, bands and statistics.
+        spec: the scene, its grid, bands and statistics.
         predict: ``(N, C, H, W)`` float32 tiles to ``(N, H, W)`` probabilities.
         align: the model's output stride (tile sides are multiples of it).
         tile_size, overlap, block_size: as for ``roadseg run``.
@@ -43,7 +43,7 @@ def predict_grid(
     Returns:
         ``(probability, valid)``: ``(H, W)`` float32 (0 where not valid) and bool.
     """
-    grid = scene.grid
+    grid = spec.grid
     layout = Layout.create(
         grid.width,
         grid.height,
@@ -57,7 +57,7 @@ def predict_grid(
     valid = np.zeros(weighted.shape, dtype=bool)
     for index in layout.blocks():
         job = BlockJob.from_layout(layout, index)
-        data = read_block(scene, job)
+        data = read_block(spec, job)
         result = blend_block(job, data, infer_block_with(predict, batch_size, job, data))
         rows, cols = result.placement.window.toslices()  # the extent lies inside the grid
         weighted[rows, cols] += result.weighted
