@@ -9,6 +9,7 @@ preview of a raster without overviews, which roadseg's quick-look reads on purpo
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from collections.abc import Iterator
 
@@ -17,9 +18,13 @@ from collections.abc import Iterator
 def quiet_raster_warnings() -> Iterator[None]:
     """Silence the warnings above inside the block (and nothing else)."""
     from rasterio.errors import NotGeoreferencedWarning
-    from rio_tiler.errors import NoOverviewWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        warnings.simplefilter("ignore", NoOverviewWarning)
+        # Only rio-tiler's own code raises its warning, so it matters only once rio-tiler
+        # is loaded; importing it here would cost every run (and every Dask worker) half a
+        # second of pydantic and morecantile imports before the first block.
+        rio_tiler_errors = sys.modules.get("rio_tiler.errors")
+        if rio_tiler_errors is not None:
+            warnings.simplefilter("ignore", rio_tiler_errors.NoOverviewWarning)
         yield
