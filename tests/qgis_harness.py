@@ -5,8 +5,9 @@ Runs under a Python with the QGIS bindings (the system ``python3``), headless:
     QT_QPA_PLATFORM=offscreen python3 tests/qgis_harness.py ACTION ROADSEG [ARGS...]
 
 ACTION is ``register``, ``extract SCENE OUT [PROB]``, ``cancel SCENE OUT`` or
-``vectorize PROBS OUT``; ROADSEG is the roadseg command to configure. Prints one JSON
-object: what the test checks.
+``vectorize PROBS OUT``; ROADSEG is the roadseg command to configure. A SCENE that is a
+GDAL virtual path (``/vsicurl/...``) is first added to the project as a layer, as a
+user's "Add Raster Layer" from a URL does. Prints one JSON object: what the test checks.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProject,
+    QgsRasterLayer,
     QgsVectorLayer,
 )
 
@@ -93,6 +95,11 @@ def main() -> None:
         result["algorithms"] = sorted(a.id() for a in provider.algorithms())
     elif action in ("extract", "cancel"):
         scene, out = args[0], args[1]
+        if scene.startswith("/vsi"):
+            layer = QgsRasterLayer(scene, "remote scene", "gdal")
+            assert layer.isValid(), f"QGIS cannot open {scene}"
+            QgsProject.instance().addMapLayer(layer)
+            scene = layer.id()
         params = {"INPUT": scene, "OUTPUT": out}
         if len(args) > 2:
             params["PROB_OUTPUT"] = args[2]

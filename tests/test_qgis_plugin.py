@@ -109,6 +109,24 @@ def test_extract_roads_writes_a_styled_geopackage(tmp_path: Path) -> None:
 @needs_qgis
 @needs_data
 @pytest.mark.realdata
+def test_extract_roads_from_a_remote_layer(tmp_path: Path) -> None:
+    # A layer QGIS opened from a URL: its /vsicurl/ source goes to roadseg as it is, and
+    # roadseg reads the scene over HTTP itself (the plugin makes no local copy).
+    from loopback_http import LoopbackServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    _crop(served / "scene.tif", Window(300, 1900, 300, 300))
+    out = tmp_path / "roads.gpkg"
+    with LoopbackServer(served) as server:
+        result = harness("extract", f"/vsicurl/{server.url('scene.tif')}", str(out))
+    assert result["ok"], result
+    assert result["roads"]["valid"] and result["roads"]["count"] > 0
+
+
+@needs_qgis
+@needs_data
+@pytest.mark.realdata
 def test_cancel_stops_roadseg_and_leaves_nothing(tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     out_dir.mkdir()
