@@ -36,7 +36,7 @@ def test_training_crops_are_the_model_input_of_roadseg_run(tmp_path: Path) -> No
         normalization=DEFAULT_NORMALIZATION,
         bands=(3, 2, 1),
     )
-    assert image.scene == run_scene_spec
+    assert image.scene_spec == run_scene_spec
     assert image.shape == (90, 102)  # 0.6 m resampled to square 1 m pixels
     layout = Layout.create(102, 90, tile_size=64, overlap=16, block_size=64)
     for index in layout.blocks():
@@ -102,7 +102,7 @@ def test_validation_blends_like_roadseg_run(tmp_path: Path) -> None:
     _, (image,) = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
     model = build("resunet", in_channels=3, num_classes=1, base_channels=4).eval()
     prob, valid = predict_grid(
-        image.scene,
+        image.scene_spec,
         lambda tiles: run_model(model, torch.device("cpu"), tiles, 1),
         align=model.output_stride,
         tile_size=64,
@@ -142,7 +142,7 @@ def test_validation_with_tta_predicts_as_roadseg_run_tta(tmp_path: Path) -> None
 
     def counts(tta: bool) -> np.ndarray:
         prob, valid = predict_grid(
-            image.scene,
+            image.scene_spec,
             lambda tiles: run_model(model, torch.device("cpu"), tiles, 1, tta=tta),
             align=model.output_stride,
         )

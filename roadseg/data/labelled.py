@@ -47,7 +47,7 @@ class LabelledImage:
         dataset: name of the source it came from.
         stem: identifier of the image inside its source.
         truth: the mask raster or road vector file.
-        scene: what the inference pipeline reads (path, grid, bands, statistics).
+        scene_spec: what the inference pipeline reads (path, grid, bands, statistics).
         raw: ``(bands, height, width)`` resampled values in the file's dtype.
         valid: ``(height, width)`` bool, False on no-data.
         label: ``(height, width)`` uint8, 1 on roads.
@@ -56,7 +56,7 @@ class LabelledImage:
     dataset: str
     stem: str
     truth: Path
-    scene: SceneSpec
+    scene_spec: SceneSpec
     raw: np.ndarray
     valid: np.ndarray
     label: np.ndarray
@@ -67,15 +67,15 @@ class LabelledImage:
 
     @property
     def path(self) -> Path:
-        return Path(self.scene.path)
+        return Path(self.scene_spec.path)
 
     @property
     def grid(self) -> WorkingGrid:
-        return self.scene.grid
+        return self.scene_spec.grid
 
     @property
     def stats(self) -> BandStats:
-        return self.scene.stats
+        return self.scene_spec.stats
 
     def model_input(self, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
         """Model input of a window of the grid: ``(bands, h, w)`` float32."""
@@ -146,7 +146,7 @@ def load_image(
     cache: ArrayCache | None = None,
 ) -> LabelledImage:
     """Read one labelled image onto its working grid (see the module documentation)."""
-    _, scene = prepare_scene(
+    _, scene_spec = prepare_scene(
         image_path,
         in_channels=in_channels,
         model_gsd_m=gsd_m,
@@ -156,21 +156,21 @@ def load_image(
         nodata=spec.nodata,
         quiet=True,
     )
-    grid = scene.grid
+    grid = scene_spec.grid
     with quiet_raster_warnings():
         key = {
             "image": _file_key(image_path),
             "truth": _file_key(truth_path),
             "grid": [grid.width, grid.height, list(grid.transform)[:6]],
-            "bands": list(scene.bands),
+            "bands": list(scene_spec.bands),
             "nodata": spec.nodata,
             "buffer_m": spec.buffer_m if spec.kind == "scenes" else None,
             "layer": spec.layer,
-            "stats": scene.stats.to_dict(),
+            "stats": scene_spec.stats.to_dict(),
         }
         arrays = cache.get(key) if cache is not None else None
         if arrays is None:
-            arrays = _read_arrays(spec, scene, truth_path)
+            arrays = _read_arrays(spec, scene_spec, truth_path)
             if cache is not None:
                 cache.put(key, arrays)
     log.debug("%s: %dx%d px at %.3g m", image_path.name, grid.width, grid.height, grid.gsd_m)
@@ -178,7 +178,7 @@ def load_image(
         dataset=spec.name,
         stem=stem,
         truth=truth_path,
-        scene=scene,
+        scene_spec=scene_spec,
         raw=arrays["raw"],
         valid=arrays["valid"],
         label=arrays["label"],
@@ -190,16 +190,20 @@ def _file_key(path: Path) -> list[Any]:
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
-def _read_arrays(spec: SourceSpec, scene: SceneSpec, truth_path: Path) -> dict[str, np.ndarray]:
-    grid = scene.grid
-    with open_dataset(scene.path) as src:
-        raw = read_raw(src, grid, scene.bands, Window(0, 0, grid.width, grid.height), scene.nodata)
+def _read_arrays(
+    spec: SourceSpec, scene_spec: SceneSpec, truth_path: Path
+) -> dict[str, np.ndarray]:
+    grid = scene_spec.grid
+    with open_dataset(scene_spec.path) as src:
+        raw = read_raw(
+            src, grid, scene_spec.bands, Window(0, 0, grid.width, grid.height), scene_spec.nodata
+        )
         size = (src.width, src.height)
     if spec.kind == "pairs":
-        label = _read_mask(truth_path, grid, size, Path(scene.path))
+        label = _read_mask(truth_path, grid, size, Path(scene_spec.path))
     else:
         if grid.crs is None:
-            raise InvalidInputError(f"{scene.path}: scene has no CRS; cannot place its roads")
+            raise InvalidInputError(f"{scene_spec.path}: scene has no CRS; cannot place its roads")
         label = rasterize_roads(
             read_roads(truth_path, spec.layer),
             grid.crs,

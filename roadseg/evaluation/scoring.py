@@ -35,7 +35,7 @@ def predict_image(
     """Probabilities and valid mask of ``image`` on its grid, predicted as ``roadseg run``
     would (its tiles and blend; ``tta``: as ``roadseg run --tta``)."""
     return predict_grid(
-        image.scene,
+        image.scene_spec,
         lambda tiles: run_model(model, device, tiles, batch_size=1, tta=tta),
         align=model.output_stride,
     )
