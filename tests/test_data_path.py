@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,22 @@ def test_training_crops_are_the_model_input_of_roadseg_run(tmp_path: Path) -> No
     (again,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION, cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(again.raw, image.raw)
     np.testing.assert_array_equal(again.label, image.label)
+
+
+def test_lane_widths_reach_the_training_labels(tmp_path: Path) -> None:
+    scene, truth = write_road_scene(tmp_path / "scenes")
+    roads = json.loads(truth.read_text())
+    roads["features"][0]["properties"]["lane_number"] = "4"
+    truth.write_text(json.dumps(roads))
+    cache = tmp_path / "cache"
+    rows = {}
+    for extra in ("", ",lane_width=3.5"):
+        spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent}{extra}")
+        (image,), _ = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION, cache_dir=cache)
+        rows[extra] = int(image.label[:, 50].sum())  # the road's width across one column
+    # 3.5 m on each side by default; four lanes of 3.5 m: 7 m on each side. The cache
+    # keeps the two labels apart.
+    assert 7 <= rows[""] <= 9 and 14 <= rows[",lane_width=3.5"] <= 16
 
 
 def test_sampler_crop_without_augmentation_is_a_window_of_model_input(tmp_path: Path) -> None:

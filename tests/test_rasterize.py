@@ -13,7 +13,12 @@ from pyproj import Transformer
 from shapely.geometry import LineString
 
 from roadseg.errors import InputNotFoundError
-from roadseg.raster.rasterize import local_metric_crs, rasterize_roads, read_roads
+from roadseg.raster.rasterize import (
+    lane_half_widths,
+    local_metric_crs,
+    rasterize_roads,
+    read_roads,
+)
 
 
 def _write_geojson(path: Path, lines: list[list[tuple[float, float]]]) -> Path:
@@ -53,6 +58,26 @@ def test_lonlat_grid_buffer_is_in_metres(tmp_path: Path) -> None:
     # 3 m wide: about 3 / (2.7e-6 deg * 111 km * cos 31 deg = 0.257 m) = 11.7 px.
     assert 10 <= len(columns) <= 14
     assert not mask[:, :40].any()
+
+
+def test_roads_drawn_as_wide_as_their_lanes() -> None:
+    # Three north-south roads on a 1 m UTM grid: 1 lane, 4 lanes, and no usable count
+    # (SpaceNet writes the count as text; a road without one keeps the plain buffer).
+    transform = Affine(1.0, 0, 500000.0, 0, -1.0, 5000100.0)
+    xs = (500020.5, 500060.5, 500090.5)
+    roads = gpd.GeoDataFrame(
+        {"lane_number": ["1", "4", "n/a"]},
+        geometry=[LineString([(x, 5000110.0), (x, 4999990.0)]) for x in xs],
+        crs="EPSG:32633",
+    )
+    half = lane_half_widths(roads, "lane_number", lane_width_m=3.5, default_m=2.5)
+    assert half.tolist() == [1.75, 7.0, 2.5]
+    mask = rasterize_roads(roads, "EPSG:32633", transform, (100, 100), half)
+    row = mask[50]
+    widths = [int(row[lo:hi].sum()) for lo, hi in ((5, 40), (41, 80), (81, 100))]
+    # all_touched adds up to a pixel on each side of the exact width.
+    assert 3 <= widths[0] <= 5 and 14 <= widths[1] <= 16 and 5 <= widths[2] <= 7
+    assert lane_half_widths(roads, "lanes", 3.5, 2.5).tolist() == [2.5, 2.5, 2.5]
 
 
 def test_empty_file_means_no_roads(tmp_path: Path) -> None:

@@ -180,7 +180,13 @@ def test_source_specs() -> None:
     assert parse_source_spec(spec.to_spec()) == spec
     scenes = parse_source_spec("scenes:s,vectors=v,buffer=2,bands=3+2+1,name=sn")
     assert scenes.bands == (3, 2, 1) and scenes.buffer_m == 2.0 and scenes.name == "sn"
+    assert scenes.lane_width_m is None
+    lanes = parse_source_spec("scenes:s,vectors=v,lane_width=3.5,lanes=lanes_total")
+    assert (lanes.lane_width_m, lanes.lanes_field) == (3.5, "lanes_total")
+    assert parse_source_spec(lanes.to_spec()) == lanes
     for bad, match in (
+        ("scenes:s,vectors=v,lane_width=0", "lane_width='0' must be > 0"),
+        ("scenes:s,vectors=v,lanes=lane_number", "add lane_width=3.5"),
         ("pairs:data", "gsd="),
         ("scenes:data", "vectors="),
         ("tiles:data", "must start"),

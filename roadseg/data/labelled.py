@@ -32,7 +32,7 @@ from roadseg.log import get_logger
 from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.normalize import BandStats
 from roadseg.raster.prepare import SceneSpec, prepare_scene
-from roadseg.raster.rasterize import rasterize_roads, read_roads
+from roadseg.raster.rasterize import lane_half_widths, rasterize_roads, read_roads
 from roadseg.raster.reader import RawWindow, model_input, read_raw
 from roadseg.raster.scene import open_dataset
 
@@ -165,6 +165,12 @@ def load_image(
             "bands": list(scene_spec.bands),
             "nodata": spec.nodata,
             "buffer_m": spec.buffer_m if spec.kind == "scenes" else None,
+            # Only when set, so that caches written before lane widths stay valid.
+            **(
+                {"lane_width_m": spec.lane_width_m, "lanes": spec.lanes_field}
+                if spec.kind == "scenes" and spec.lane_width_m is not None
+                else {}
+            ),
             "layer": spec.layer,
             "stats": scene_spec.stats.to_dict(),
         }
@@ -204,12 +210,14 @@ def _read_arrays(
     else:
         if grid.crs is None:
             raise InvalidInputError(f"{scene_spec.path}: scene has no CRS; cannot place its roads")
+        roads = read_roads(truth_path, spec.layer)
+        half_widths = (
+            spec.buffer_m
+            if spec.lane_width_m is None
+            else lane_half_widths(roads, spec.lanes_field, spec.lane_width_m, spec.buffer_m)
+        )
         label = rasterize_roads(
-            read_roads(truth_path, spec.layer),
-            grid.crs,
-            grid.transform,
-            (grid.height, grid.width),
-            spec.buffer_m,
+            roads, grid.crs, grid.transform, (grid.height, grid.width), half_widths
         )
     return {"raw": raw.data, "valid": raw.valid, "label": label}
 

@@ -7,11 +7,15 @@ A data source is written on the command line as ``KIND:PATH[,key=value...]``:
   same stems, or DeepGlobe ``*_sat.jpg`` + ``*_mask.png`` in one folder). They are not
   georeferenced, so ``gsd`` (metres per pixel) is required. ``nodata=255`` marks pixels
   whose bands all equal 255 (Massachusetts white areas) as no-data.
-* ``scenes:FOLDER,vectors=FOLDER[,buffer=3.5][,layer=NAME][,bands=1+2+3][,nodata=0][,val=...]``:
+* ``scenes:FOLDER,vectors=FOLDER[,buffer=3.5][,lane_width=3.5][,lanes=lane_number]``
+  ``[,layer=NAME][,bands=1+2+3][,nodata=0][,val=...]``:
   GeoTIFF scenes with road lines (GeoJSON or GeoPackage, matched to each scene by the
   trailing ``_``-separated part of their names, e.g. ``..._img308``). Roads are
   rasterised with a buffer of ``buffer`` metres on each side; an empty file means no
-  roads. ``FOLDER`` and ``vectors`` may also name one scene and its one vector file.
+  roads. With ``lane_width``, a road whose attribute ``lanes`` (SpaceNet's
+  ``lane_number`` by default) holds a lane count is drawn that many lanes wide instead
+  (half-width ``lanes * lane_width / 2``); roads without a count keep ``buffer``.
+  ``FOLDER`` and ``vectors`` may also name one scene and its one vector file.
   ``bands=1+1+1`` feeds a one-band (panchromatic) scene to an RGB model, as
   ``roadseg run`` does.
 
@@ -37,6 +41,8 @@ _SOURCE_KEYS = {
     "scenes": {
         "vectors",
         "buffer",
+        "lane_width",
+        "lanes",
         "layer",
         "bands",
         "nodata",
@@ -61,6 +67,9 @@ class SourceSpec:
             own mask.
         vectors: folder of road vector files (scenes).
         buffer_m: half-width of the rasterised roads, metres (scenes).
+        lane_width_m: width of one lane, metres: roads with a lane count are drawn
+            that wide per lane (scenes; ``None``: every road ``buffer_m``).
+        lanes_field: the road attribute holding the lane count (scenes).
         layer: layer of GeoPackage road files (scenes).
         bands: 1-based band indexes to read (scenes; default: the first three).
         val: stems held out for validation (``("*",)``: all of them).
@@ -75,6 +84,8 @@ class SourceSpec:
     nodata: float | None = None
     vectors: Path | None = None
     buffer_m: float = 3.5
+    lane_width_m: float | None = None
+    lanes_field: str = "lane_number"
     layer: str | None = None
     bands: tuple[int, ...] | None = None
     val: tuple[str, ...] = ()
@@ -93,6 +104,9 @@ class SourceSpec:
         else:
             parts.append(f"vectors={self.vectors}")
             parts.append(f"buffer={self.buffer_m:g}")
+            if self.lane_width_m is not None:
+                parts.append(f"lane_width={self.lane_width_m:g}")
+                parts.append(f"lanes={self.lanes_field}")
             if self.layer:
                 parts.append(f"layer={self.layer}")
             if self.bands:
@@ -173,6 +187,17 @@ def parse_source_spec(text: str) -> SourceSpec:
     buffer_m = number("buffer", 3.5)
     if weight is None or weight <= 0 or buffer_m is None or buffer_m <= 0:
         raise InvalidParameterError(f"data source {text!r}: weight and buffer must be > 0")
+    lane_width = number("lane_width", None)
+    if lane_width is not None and lane_width <= 0:
+        raise InvalidParameterError(
+            f"data source {text!r}: lane_width={options['lane_width']!r} must be > 0 "
+            "(metres per lane, e.g. lane_width=3.5)"
+        )
+    if "lanes" in options and lane_width is None:
+        raise InvalidParameterError(
+            f"data source {text!r}: lanes={options['lanes']!r} names the lane-count "
+            "attribute, which only lane_width= uses; add lane_width=3.5"
+        )
     return SourceSpec(
         kind=kind,
         path=path,
@@ -181,6 +206,8 @@ def parse_source_spec(text: str) -> SourceSpec:
         nodata=number("nodata", None),
         vectors=vectors,
         buffer_m=buffer_m,
+        lane_width_m=lane_width,
+        lanes_field=options.get("lanes") or "lane_number",
         layer=options.get("layer"),
         bands=bands,
         val=stems("val"),
