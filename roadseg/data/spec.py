@@ -36,6 +36,8 @@ from pathlib import Path
 from roadseg.errors import InputNotFoundError, InvalidParameterError
 
 SOURCE_KINDS = ("pairs", "scenes")
+#: The road attribute holding the lane count unless ``lanes=`` names another (SpaceNet's).
+DEFAULT_LANES_FIELD = "lane_number"
 _SOURCE_KEYS = {
     "pairs": {"gsd", "nodata", "val", "exclude", "weight", "name"},
     "scenes": {
@@ -85,7 +87,7 @@ class SourceSpec:
     vectors: Path | None = None
     buffer_m: float = 3.5
     lane_width_m: float | None = None
-    lanes_field: str = "lane_number"
+    lanes_field: str = DEFAULT_LANES_FIELD
     layer: str | None = None
     bands: tuple[int, ...] | None = None
     val: tuple[str, ...] = ()
@@ -207,7 +209,7 @@ def parse_source_spec(text: str) -> SourceSpec:
         vectors=vectors,
         buffer_m=buffer_m,
         lane_width_m=lane_width,
-        lanes_field=options.get("lanes") or "lane_number",
+        lanes_field=options.get("lanes") or DEFAULT_LANES_FIELD,
         layer=options.get("layer"),
         bands=bands,
         val=stems("val"),
