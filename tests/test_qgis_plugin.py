@@ -107,16 +107,19 @@ def test_extract_roads_writes_a_styled_geopackage(tmp_path: Path) -> None:
 
 
 @needs_qgis
-@needs_data
-@pytest.mark.realdata
 def test_extract_roads_from_a_remote_layer(tmp_path: Path) -> None:
     # A layer QGIS opened from a URL: its /vsicurl/ source goes to roadseg as it is, and
-    # roadseg reads the scene over HTTP itself (the plugin makes no local copy).
+    # roadseg reads the scene over HTTP itself (the plugin makes no local copy). The
+    # quick start's synthetic scene, so that this runs without the real data.
     from loopback_http import LoopbackServer
 
     served = tmp_path / "served"
     served.mkdir()
-    _crop(served / "scene.tif", Window(300, 1900, 300, 300))
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sample_scene.py"), str(served / "scene.tif")],
+        check=True,
+        capture_output=True,
+    )
     out = tmp_path / "roads.gpkg"
     with LoopbackServer(served) as server:
         result = harness("extract", f"/vsicurl/{server.url('scene.tif')}", str(out))
