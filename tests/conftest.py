@@ -8,12 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-#: Real data lives beside the checkout (see ../shared/README.md); a fresh clone of the
-#: project does not have it, so tests that need it skip.
-SHARED_DATA = Path(
-    os.environ.get("ROADSEG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+from real_data import SHARED_DATA
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pyogrio
 import pytest
 import shapely
 from click.testing import CliRunner
+from real_data import SHARED_DATA
 from synthetic_roads import UTM, write_prob_raster
 
 from roadseg.cli.main import COMMANDS, cli
@@ -28,7 +29,7 @@ from roadseg.vector.missing import META_MAP_PRECISION, META_MAP_RECALL, META_REF
 from roadseg.vector.reference import ReferenceSpec, read_reference
 
 CRS = "EPSG:32611"
-OSM = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
+OSM = SHARED_DATA / "osm"
 needs_osm = pytest.mark.skipif(not OSM.is_dir(), reason=f"{OSM} is absent (shared test data)")
 
 

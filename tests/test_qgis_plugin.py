@@ -18,9 +18,10 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
+from real_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = SHARED_DATA
 SWELLENDAM = DATA / "swellendam" / "3420B_2010_328_RGB_LATLNG.tif"
 ROADSEG = str(Path(sys.executable).with_name("roadseg"))
 SYSTEM_PYTHON = "/usr/bin/python3"
