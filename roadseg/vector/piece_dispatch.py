@@ -10,6 +10,7 @@ from dask.callbacks import Callback
 from rasterio.windows import Window, subdivide
 
 from roadseg.cluster import computed_as_completed, connected
+from roadseg.context import RunContext
 from roadseg.log import progress_bar
 from roadseg.vector.skeleton import Piece
 
@@ -32,14 +33,15 @@ class _TqdmCallback(Callback):
             self._bar.update(1)
 
 
-def run_blocks(tasks: list[Any], scheduler: Any, progress: bool) -> list[list[Piece]]:
-    bar = progress_bar(len(tasks), "vectorize", "block", enabled=progress)
+def run_blocks(tasks: list[Any], run: RunContext) -> list[list[Piece]]:
+    """Each block task's pieces, in the order of ``tasks``, computed where ``run`` says."""
+    bar = progress_bar(len(tasks), "vectorize", "block", enabled=run.progress)
     try:
-        if scheduler is None:
+        if run.scheduler is None:
             with _TqdmCallback(bar, "block_pieces"):
                 return list(dask.compute(*tasks, scheduler="threads"))
         out: list[Any] = [None] * len(tasks)
-        with connected(scheduler) as client:
+        with connected(run.scheduler) as client:
             for index, pieces in computed_as_completed(client, tasks):
                 out[index] = pieces
                 bar.update(1)

@@ -193,7 +193,7 @@ def _extract_network(
         block(str(path), w, options.halo, params, dask_key_name=f"block_pieces-{i}")
         for i, w in enumerate(windows)
     ]
-    results = run_blocks(tasks, run.scheduler, run.progress)
+    results = run_blocks(tasks, run)
 
     graph = RoadGraph.from_pieces(p for pieces in results for p in pieces)
     del results
