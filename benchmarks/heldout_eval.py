@@ -7,9 +7,11 @@ For every source of ``scripts/recipes/cpu-default.sources``:
 * the held-out SpaceNet scenes are run end to end (``roadseg run`` to a GeoPackage)
   and scored by APLS against their road lines, per city; a chip without roads
   (Shanghai img1890) reports the length of road the model invents there;
-* the *PAN twins*, the same held-out chips in their panchromatic band (the recipe's
-  ``exclude=``: never trained on, and never used to choose a checkpoint), are run
-  end to end too: a check that no checkpoint was selected on.
+* the *twins* of the held-out SpaceNet chips are run end to end too, as a check that
+  no checkpoint was selected on them: the same ground in the panchromatic band (*PAN
+  twins*, the recipe's ``exclude=``) and in the 1.2 m multispectral product, red,
+  green and blue of its 8 bands (*MUL twins*, ``MUL/`` beside ``RGB-PanSharpen/``).
+  Neither is ever trained on nor used to choose a checkpoint.
 
 Usage:
     python benchmarks/heldout_eval.py --model resunet-lite [--data ../shared/data]
@@ -28,7 +30,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from roadseg.data import load_source, read_recipe
+from roadseg.data import SourceSpec, load_source, read_recipe
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
 from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.models import load
@@ -36,18 +38,36 @@ from roadseg.models import load
 RECIPE = Path(__file__).resolve().parents[1] / "scripts" / "recipes" / "cpu-default.sources"
 
 
+#: WorldView-3's 8 multispectral bands: coastal, blue, green, yellow, red, red edge, NIR1,
+#: NIR2; red, green and blue in the model's order.
+MUL_RGB = (5, 3, 2)
+TWINS = ("pan_twins", "mul_twins")
+TWIN_LABELS = {"pan_twins": "PAN twins", "mul_twins": "MUL twins"}
+
+
+def twin_sources(spec: SourceSpec) -> dict[str, SourceSpec]:
+    """The twin sources of a recipe line: its held-out chips in another product."""
+    twins = {}
+    if spec.kind == "scenes" and spec.exclude and not spec.val:
+        twins["pan_twins"] = replace(
+            spec, val=spec.exclude, exclude=(), name=f"{spec.name.removesuffix('-train')}-twins"
+        )
+    mul = spec.path.parent / "MUL"
+    if spec.kind == "scenes" and spec.val and spec.path.name == "RGB-PanSharpen" and mul.is_dir():
+        twins["mul_twins"] = replace(spec, path=mul, bands=MUL_RGB, name=f"{spec.name}-mul")
+    return twins
+
+
 def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -> dict:
     net, meta = load(model)
-    images, cases, twins = [], [], []
+    images, cases = [], []
+    twins: dict[str, list[SceneCase]] = {key: [] for key in TWINS}
     for spec in read_recipe(RECIPE, data):
-        if spec.kind == "scenes" and spec.exclude and not spec.val:
-            twin = replace(
-                spec, val=spec.exclude, exclude=(), name=f"{spec.name.removesuffix('-train')}-twins"
-            )
+        for key, twin in twin_sources(spec).items():
             _, held_out = load_source(
                 twin, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=True
             )
-            twins.extend(SceneCase.of(i) for i in held_out)
+            twins[key].extend(SceneCase.of(i) for i in held_out)
         if not spec.val:
             continue
         _, held_out = load_source(
@@ -61,7 +81,7 @@ def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -
     end_to_end = score_scenes(
         model, cases, keep_dir=pictures, previews=pictures is not None, tta=tta
     )
-    twin_result = score_scenes(model, twins, tta=tta) if twins else None
+    twin_results = {key: score_scenes(model, c, tta=tta) if c else None for key, c in twins.items()}
     return {
         "model": meta.name or model,
         "threshold": meta.threshold,
@@ -72,12 +92,15 @@ def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -
         "apls": {k: round(v, 4) for k, v in end_to_end["groups"].items()},
         "mean_apls": end_to_end["mean_apls"],
         "scenes": end_to_end["scenes"],
-        "pan_twins": None
-        if twin_result is None
-        else {
-            "apls": {k: round(v, 4) for k, v in twin_result["groups"].items()},
-            "mean_apls": twin_result["mean_apls"],
-            "scenes": twin_result["scenes"],
+        **{
+            key: None
+            if twin is None
+            else {
+                "apls": {k: round(v, 4) for k, v in twin["groups"].items()},
+                "mean_apls": twin["mean_apls"],
+                "scenes": twin["scenes"],
+            }
+            for key, twin in twin_results.items()
         },
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -129,12 +152,14 @@ def compare_tables(results: list[dict], labels: list[str]) -> str:
         lines.append(_row(f"**{key}** (mean)", [r["apls"].get(key) for r in results]))
     means = [sum(r["apls"][c] for c in SPACENET) / len(SPACENET) for r in results]
     lines.append(_row("**SpaceNet mean of the three cities**", means))
-    if all(r.get("pan_twins") for r in results):
-        for key in results[0]["pan_twins"]["apls"]:
-            values = [r["pan_twins"]["apls"].get(key) for r in results]
-            lines.append(_row(f"{key} (PAN twins, never selected on)", values))
-        means = [r["pan_twins"]["mean_apls"] for r in results]
-        lines.append(_row("**PAN twins mean**", means))
+    for twins in TWINS:
+        if not all(r.get(twins) for r in results):
+            continue
+        label = TWIN_LABELS[twins]
+        for key in results[0][twins]["apls"]:
+            values = [r[twins]["apls"].get(key) for r in results]
+            lines.append(_row(f"{key} ({label}, never selected on)", values))
+        lines.append(_row(f"**{label} mean**", [r[twins]["mean_apls"] for r in results]))
     for stem, scene in results[0]["scenes"].items():
         if scene["apls"] is None:
             lengths = [round(r["scenes"][stem]["pred_length_m"]) for r in results]
@@ -176,13 +201,13 @@ def main() -> None:
         print(
             f"  {scene['group']:<10} {stem:<16} APLS {apls:>6}  road {scene['pred_length_m']:.0f} m"
         )
-    if result["pan_twins"]:
-        twins = result["pan_twins"]
-        print(
-            "PAN twins APLS (never selected on): "
-            + ", ".join(f"{k} {v:.3f}" for k, v in twins["apls"].items())
-            + f"; mean {twins['mean_apls']:.3f}"
-        )
+    for key in TWINS:
+        if twins := result.get(key):
+            print(
+                f"{TWIN_LABELS[key]} APLS (never selected on): "
+                + ", ".join(f"{k} {v:.3f}" for k, v in twins["apls"].items())
+                + f"; mean {twins['mean_apls']:.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -171,3 +171,27 @@ def test_validation_with_tta_predicts_as_roadseg_run_tta(tmp_path: Path) -> None
     np.testing.assert_array_equal(with_tta, counts(tta=True))
     # An untrained network is not flip-invariant, so the flips change the prediction.
     assert not np.array_equal(with_tta, counts(tta=False))
+
+
+def test_end_to_end_reads_the_bands_its_source_names(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A held-out scene of a ``bands=`` source runs on those bands, as its pixels were
+    scored (an 8-band multispectral chip must not run on its first three)."""
+    import roadseg.pipeline
+
+    scene, _ = write_road_scene(tmp_path / "scenes")
+    spec = parse_source_spec(f"scenes:{scene.parent},vectors={scene.parent},bands=3+2+1,val=*")
+    _, (image,) = load_source(spec, 1.0, 3, DEFAULT_NORMALIZATION)
+    case = SceneCase.of(image)
+    assert case.bands == (3, 2, 1)
+    seen = []
+    real_run_scene = roadseg.pipeline.run_scene
+
+    def recording_run_scene(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs["inference"].bands)
+        return real_run_scene(*args, **kwargs)
+
+    monkeypatch.setattr(roadseg.pipeline, "run_scene", recording_run_scene)
+    result = score_scenes(tiny_model, [case])
+    assert seen == [(3, 2, 1)] and result["scenes"][image.stem]["apls"] is not None

@@ -35,17 +35,21 @@ class SceneCase:
         stem: the scene's identifier.
         scene: the raster ``roadseg run`` reads.
         truth: its road lines (an empty file: no roads).
+        bands: the scene's bands fed to the model, 1-based (``None``: as ``roadseg run``
+            picks them).
     """
 
     group: str
     stem: str
     scene: Path
     truth: Path
+    bands: tuple[int, ...] | None = None
 
     @classmethod
     def of(cls, image: LabelledImage) -> SceneCase:
-        """The case of a held-out scene, grouped by its source (a city)."""
-        return cls(image.dataset, image.stem, image.path, image.truth)
+        """The case of a held-out scene, grouped by its source (a city), read with the
+        bands its source named (``bands=``), as its pixels were scored."""
+        return cls(image.dataset, image.stem, image.path, image.truth, image.scene_spec.bands)
 
 
 def score_scenes(
@@ -94,7 +98,9 @@ def score_scenes(
                 case.scene,
                 out,
                 prob_out=Path(tmp) / f"{case.group}-{case.stem}-prob.tif",
-                inference=InferenceOptions(model=model, device=device, engine=engine, tta=tta),
+                inference=InferenceOptions(
+                    model=model, device=device, engine=engine, tta=tta, bands=case.bands
+                ),
                 overwrite=True,
                 preview=preview,
             )
