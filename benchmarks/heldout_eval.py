@@ -18,8 +18,9 @@ Usage:
         [--out results.json] [--pictures DIR] [--tta]
     python benchmarks/heldout_eval.py --compare before.json after.json [--labels A B]
 
-``--compare`` prints the before/after tables of the model card (Markdown) from two
-``--out`` files, the better figure of each row in bold.
+``--compare`` prints the before/after tables of the model card (Markdown) from
+``--out`` files, the best figure of each row in bold. Files given the same label
+(checkpoints or seeds of one model) make one column: their mean and range.
 """
 
 from __future__ import annotations
@@ -124,47 +125,75 @@ def small_jpegs(folder: Path, side: int = 640) -> list[Path]:
 SPACENET = ("vegas", "paris", "shanghai")
 
 
-def _row(label: str, values: list[float | None], higher_is_better: bool = True) -> str:
-    values = [None if v is None else round(v, 3) for v in values]
-    known = [v for v in values if v is not None]
-    best = (max(known) if higher_is_better else min(known)) if len(set(known)) > 1 else None
-    cells = []
-    for v in values:
-        text = "-" if v is None else f"{v:.3f}"
-        cells.append(f"**{text}**" if v is not None and v == best else text)
-    return f"| {label} | " + " | ".join(cells) + " |"
+def _columns(labels: list[str]) -> dict[str, list[int]]:
+    """The results of each column: results given the same label are one column."""
+    columns: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        columns.setdefault(label, []).append(index)
+    return columns
+
+
+def _cell(values: list[float]) -> tuple[float | None, str]:
+    """A column's figure: one value, or the mean of several and their range."""
+    if not values:
+        return None, "-"
+    mean = round(sum(values) / len(values), 3)
+    if len(values) == 1:
+        return mean, f"{mean:.3f}"
+    return mean, f"{mean:.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def _row(label: str, values: list[float | None], columns: dict[str, list[int]]) -> str:
+    cells = [
+        _cell([values[i] for i in index if values[i] is not None]) for index in columns.values()
+    ]
+    known = [mean for mean, _ in cells if mean is not None]
+    best = max(known) if len(set(known)) > 1 else None
+    texts = [f"**{text}**" if mean is not None and mean == best else text for mean, text in cells]
+    return f"| {label} | " + " | ".join(texts) + " |"
 
 
 def compare_tables(results: list[dict], labels: list[str]) -> str:
-    """The breakeven and APLS tables of several ``evaluate`` results, in Markdown."""
-    head = "| held-out set | " + " | ".join(labels) + " |"
-    rule = "| --- |" + " ---: |" * len(labels)
+    """The breakeven and APLS tables of several ``evaluate`` results, in Markdown.
+
+    Results with the same label (checkpoints or seeds of one model) share a column: its
+    figure is their mean, with their range beside it, the spread a difference between
+    columns has to exceed. The best mean of each row is in bold.
+    """
+    columns = _columns(labels)
+    head = "| held-out set | " + " | ".join(columns) + " |"
+    rule = "| --- |" + " ---: |" * len(columns)
     lines = [head, rule]
     for key in results[0]["relaxed_breakeven"]:
-        lines.append(_row(key, [r["relaxed_breakeven"].get(key) for r in results]))
+        lines.append(_row(key, [r["relaxed_breakeven"].get(key) for r in results], columns))
     lines += ["", head.replace("held-out set", "APLS of `roadseg run`"), rule]
     for stem, scene in results[0]["scenes"].items():
         if scene["apls"] is not None:
-            lines.append(
-                _row(f"{scene['group']} {stem}", [r["scenes"][stem]["apls"] for r in results])
-            )
+            values = [r["scenes"][stem]["apls"] for r in results]
+            lines.append(_row(f"{scene['group']} {stem}", values, columns))
     for key in results[0]["apls"]:
-        lines.append(_row(f"**{key}** (mean)", [r["apls"].get(key) for r in results]))
+        lines.append(_row(f"**{key}** (mean)", [r["apls"].get(key) for r in results], columns))
     means = [sum(r["apls"][c] for c in SPACENET) / len(SPACENET) for r in results]
-    lines.append(_row("**SpaceNet mean of the three cities**", means))
+    lines.append(_row("**SpaceNet mean of the three cities**", means, columns))
     for twins in TWINS:
         if not all(r.get(twins) for r in results):
             continue
         label = TWIN_LABELS[twins]
         for key in results[0][twins]["apls"]:
             values = [r[twins]["apls"].get(key) for r in results]
-            lines.append(_row(f"{key} ({label}, never selected on)", values))
-        lines.append(_row(f"**{label} mean**", [r[twins]["mean_apls"] for r in results]))
+            lines.append(_row(f"{key} ({label}, never selected on)", values, columns))
+        values = [r[twins]["mean_apls"] for r in results]
+        lines.append(_row(f"**{label} mean**", values, columns))
     for stem, scene in results[0]["scenes"].items():
         if scene["apls"] is None:
             lengths = [round(r["scenes"][stem]["pred_length_m"]) for r in results]
-            cells = " | ".join(f"{v} m" for v in lengths)
-            lines.append(f"| {scene['group']} {stem} (no roads): road invented | {cells} |")
+            cells = []
+            for index in columns.values():
+                low, high = min(lengths[i] for i in index), max(lengths[i] for i in index)
+                cells.append(f"{low} m" if low == high else f"{low}-{high} m")
+            lines.append(
+                f"| {scene['group']} {stem} (no roads): road invented | {' | '.join(cells)} |"
+            )
     return "\n".join(lines)
 
 
@@ -176,7 +205,9 @@ def main() -> None:
     parser.add_argument("--pictures", type=Path, default=None, help="keep GeoPackages and PNGs")
     parser.add_argument("--tta", action="store_true", help="predict as roadseg run --tta")
     parser.add_argument("--compare", type=Path, nargs="+", help="print tables of --out files")
-    parser.add_argument("--labels", nargs="+", help="column names for --compare")
+    parser.add_argument(
+        "--labels", nargs="+", help="column names for --compare (repeat one to pool files)"
+    )
     args = parser.parse_args()
     if args.compare:
         results = [json.loads(p.read_text()) for p in args.compare]
