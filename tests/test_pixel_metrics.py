@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from roadseg.errors import InvalidParameterError
-from roadseg.evaluation.pixel import PixelAccumulator
+from roadseg.evaluation.pixel import PixelAccumulator, slack_pixels
 
 
 def _roads(shape: tuple[int, int] = (64, 64)) -> np.ndarray:
@@ -92,3 +92,11 @@ def test_bad_inputs_are_rejected() -> None:
         acc.update(np.zeros((4, 4)), np.zeros((5, 5)))
     with pytest.raises(InvalidParameterError, match="threshold"):
         acc.scores(1.5)
+
+
+def test_slack_is_three_metres_whatever_the_resolution() -> None:
+    """A 0.5 m model is forgiven the same ground as a 1 m one: Mnih's 3 px at 1 m."""
+    assert slack_pixels(1.0) == 3 and slack_pixels(0.5) == 6 and slack_pixels(0.3) == 10
+    assert slack_pixels(4.0) == 1  # never less than a pixel
+    with pytest.raises(InvalidParameterError, match="gsd_m=0"):
+        slack_pixels(0)

@@ -22,6 +22,17 @@ from roadseg.errors import InvalidParameterError
 
 LEVELS = 255  #: probability levels: round(p * 254)
 
+#: Mnih's relaxation, 3 pixels of his 1 m imagery, on the ground: models working at
+#: other resolutions are scored with the same slack in metres.
+RELAXED_SLACK_M = 3.0
+
+
+def slack_pixels(gsd_m: float) -> int:
+    """The relaxation distance in pixels of ``gsd_m``-metre pixels (3 at 1 m, 6 at 0.5 m)."""
+    if not gsd_m > 0:
+        raise InvalidParameterError(f"gsd_m={gsd_m!r}: must be a positive number of metres")
+    return max(1, round(RELAXED_SLACK_M / gsd_m))
+
 
 def _disk(radius: int) -> np.ndarray:
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]

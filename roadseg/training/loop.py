@@ -36,6 +36,7 @@ import torch
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError, OutputExistsError
 from roadseg.evaluation.endtoend import at_threshold, best_threshold
+from roadseg.evaluation.pixel import slack_pixels
 from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.log import get_logger, progress_bar
 from roadseg.models import ModelMetadata, load, save_checkpoint
@@ -259,7 +260,12 @@ class _Run:
         }
         threshold, metrics = 0.5, {}
         if self.data.val_images:
-            accumulators = evaluate_images(self.model, self.data.val_images, self.device)
+            accumulators = evaluate_images(
+                self.model,
+                self.data.val_images,
+                self.device,
+                slack=slack_pixels(self.config.gsd_m),
+            )
             threshold, metrics = summarise(accumulators)
         meta = self.metadata(threshold, metrics, elapsed)
         save_checkpoint(self.model, meta, self.out / LAST)
