@@ -33,7 +33,6 @@ from pathlib import Path
 
 from roadseg.data import SourceSpec, load_source, read_recipe
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
-from roadseg.evaluation.pixel import slack_pixels
 from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.models import load
 
@@ -67,20 +66,30 @@ def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -
     for spec in read_recipe(RECIPE, data):
         for key, twin in twin_sources(spec).items():
             _, held_out = load_source(
-                twin, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=True
+                twin,
+                meta.gsd_m,
+                meta.in_channels,
+                meta.normalization,
+                validation_only=True,
+                max_gsd_m=meta.max_gsd_m,
             )
             twins[key].extend(SceneCase.of(i) for i in held_out)
         if not spec.val:
             continue
         _, held_out = load_source(
-            spec, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=True
+            spec,
+            meta.gsd_m,
+            meta.in_channels,
+            meta.normalization,
+            validation_only=True,
+            max_gsd_m=meta.max_gsd_m,
         )
         images.extend(held_out)
         if spec.kind == "scenes":
             cases.extend(SceneCase.of(i) for i in held_out)
     started = time.perf_counter()
-    slack = slack_pixels(meta.gsd_m)  # 3 m on the ground, whatever the model's GSD
-    _, pixel = summarise(evaluate_images(net, images, slack=slack, tta=tta), meta.threshold)
+    # 3 m of slack on the ground, at each image's working resolution.
+    _, pixel = summarise(evaluate_images(net, images, slack=None, tta=tta), meta.threshold)
     end_to_end = score_scenes(
         model, cases, keep_dir=pictures, previews=pictures is not None, tta=tta
     )
@@ -90,7 +99,7 @@ def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -
         "threshold": meta.threshold,
         "tta": tta,
         "gsd_m": meta.gsd_m,
-        "slack_px": slack,
+        "max_gsd_m": meta.max_gsd_m,
         "relaxed_breakeven": {
             k: round(v["relaxed_breakeven"], 4) for k, v in pixel["per_dataset"].items()
         },

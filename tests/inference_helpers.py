@@ -56,7 +56,9 @@ def textured(height: int, width: int, bands: int = 3, seed: int = 0) -> np.ndarr
     return ((up * 0.7 + noise) * 255).astype(np.uint8)
 
 
-def local_checkpoint(path: Path, gsd_m: float = 1.0, in_channels: int = 3) -> Path:
+def local_checkpoint(
+    path: Path, gsd_m: float = 1.0, in_channels: int = 3, max_gsd_m: float | None = None
+) -> Path:
     """A ResUNet checkpoint whose output depends only on each pixel's 5x5 neighbourhood.
 
     Everything past the first stage is switched off (its contribution multiplied by
@@ -74,7 +76,11 @@ def local_checkpoint(path: Path, gsd_m: float = 1.0, in_channels: int = 3) -> Pa
         shortcut.weight[:, : shortcut.in_channels - c1].zero_()
         model.head.weight.mul_(150.0)
     meta = ModelMetadata(
-        "resunet", {"in_channels": in_channels, "base_channels": 4}, gsd_m=gsd_m, name=None
+        "resunet",
+        {"in_channels": in_channels, "base_channels": 4},
+        gsd_m=gsd_m,
+        max_gsd_m=max_gsd_m,
+        name=None,
     )
     return save_checkpoint(model, meta, path)
 

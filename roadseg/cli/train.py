@@ -88,7 +88,16 @@ def _thresholds(value: str) -> tuple[float, ...]:
     default=1.0,
     show_default=True,
     type=click.FloatRange(min=0.01),
-    help="Metres per pixel that all data is resampled to.",
+    help="Metres per pixel that all data is resampled to (with --max-gsd: the finest).",
+)
+@click.option(
+    "--max-gsd",
+    "max_gsd_m",
+    default=None,
+    type=click.FloatRange(min=0.01),
+    help="Give the model a range of resolutions: images between --gsd and this many "
+    "metres per pixel are trained on, and scenes run, at their own resolution; finer ones "
+    "are downsampled to --gsd, coarser ones upsampled to this.",
 )
 @click.option("--crop", default=256, show_default=True, type=click.IntRange(16))
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1))
@@ -194,6 +203,7 @@ def train(
     encoder_lr: float | None,
     freeze_encoder_bn: bool,
     gsd_m: float,
+    max_gsd_m: float | None,
     crop: int,
     batch_size: int,
     steps: int,
@@ -240,6 +250,7 @@ def train(
         encoder_lr=encoder_lr,
         freeze_encoder_bn=freeze_encoder_bn,
         gsd_m=gsd_m,
+        max_gsd_m=max_gsd_m,
         crop=crop,
         batch_size=batch_size,
         steps=steps,

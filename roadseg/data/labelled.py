@@ -89,16 +89,18 @@ def load_source(
     normalization: dict[str, Any] | None = None,
     validation_only: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
+    max_gsd_m: float | None = None,
 ) -> tuple[list[LabelledImage], list[LabelledImage]]:
     """Read a source into ``(training images, validation images)``.
 
     Args:
         spec: the source.
-        gsd_m: the model's ground sample distance.
+        gsd_m: the model's ground sample distance (the finest of its range).
         in_channels: bands the model takes.
         normalization: the model's normalisation.
         validation_only: skip the training images (the first list is empty).
         cache_dir: folder for decoded, resampled arrays; ``None`` reads every time.
+        max_gsd_m: the coarsest of the model's range; ``None``: one resolution.
 
     Raises:
         InputNotFoundError: missing folders/files, or a ``val`` stem that does not exist.
@@ -122,15 +124,26 @@ def load_source(
         if validation_only and not held_out:
             continue
         image = load_image(
-            spec, stem, image_path, truth_path, gsd_m, in_channels, normalization, cache
+            spec,
+            stem,
+            image_path,
+            truth_path,
+            gsd_m,
+            in_channels,
+            normalization,
+            cache,
+            max_gsd_m=max_gsd_m,
         )
         (val if held_out else train).append(image)
+    resolutions = sorted({round(i.grid.gsd_m, 3) for i in train + val})
     log.info(
-        "source %s: %d training and %d validation images at %g m",
+        "source %s: %d training and %d validation images at %s m",
         spec.name,
         len(train),
         len(val),
-        gsd_m,
+        "-".join(f"{r:g}" for r in (resolutions[0], resolutions[-1]))
+        if len(resolutions) > 1
+        else f"{resolutions[0] if resolutions else gsd_m:g}",
     )
     return train, val
 
@@ -144,12 +157,14 @@ def load_image(
     in_channels: int,
     normalization: dict[str, Any] | None = None,
     cache: ArrayCache | None = None,
+    max_gsd_m: float | None = None,
 ) -> LabelledImage:
     """Read one labelled image onto its working grid (see the module documentation)."""
     _, scene_spec = prepare_scene(
         image_path,
         in_channels=in_channels,
         model_gsd_m=gsd_m,
+        max_gsd_m=max_gsd_m,
         normalization=normalization,
         bands=spec.bands,
         gsd=spec.gsd_m if spec.kind == "pairs" else None,

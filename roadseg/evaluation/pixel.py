@@ -71,8 +71,17 @@ class PixelAccumulator:
     truth_strict: np.ndarray = field(default_factory=lambda: np.zeros(LEVELS, np.int64))
     images: int = 0
 
-    def update(self, prob: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None) -> None:
-        """Add one image: road probabilities (or a 0/1 mask), truth mask, valid mask."""
+    def update(
+        self,
+        prob: np.ndarray,
+        truth: np.ndarray,
+        valid: np.ndarray | None = None,
+        slack: int | None = None,
+    ) -> None:
+        """Add one image: road probabilities (or a 0/1 mask), truth mask, valid mask;
+        ``slack`` in pixels for this image (``None``: the accumulator's), so images of
+        different resolutions can be scored with the same slack on the ground."""
+        slack = self.slack if slack is None else slack
         prob = np.asarray(prob)
         truth = np.asarray(truth).astype(bool)
         if prob.shape != truth.shape:
@@ -81,9 +90,9 @@ class PixelAccumulator:
             )
         valid = np.ones(truth.shape, bool) if valid is None else np.asarray(valid).astype(bool)
         levels = _levels(prob)
-        footprint = _disk(self.slack)
-        near_truth = near(truth, self.slack)
-        nearby_max = ndimage.maximum_filter(levels, footprint=footprint) if self.slack else levels
+        footprint = _disk(slack)
+        near_truth = near(truth, slack)
+        nearby_max = ndimage.maximum_filter(levels, footprint=footprint) if slack else levels
         truth_valid = truth & valid
         self.pred_all += np.bincount(levels[valid], minlength=LEVELS)
         self.pred_near += np.bincount(levels[valid & near_truth], minlength=LEVELS)
@@ -92,7 +101,7 @@ class PixelAccumulator:
         self.images += 1
 
     def merge(self, other: PixelAccumulator) -> None:
-        """Add another accumulator's counts (same slack)."""
+        """Add another accumulator's counts (each image's slack is in its counts)."""
         for name in ("pred_all", "pred_near", "truth_found", "truth_strict"):
             getattr(self, name).__iadd__(getattr(other, name))
         self.images += other.images

@@ -14,7 +14,7 @@ import torch
 
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidInputError
-from roadseg.evaluation.pixel import PixelAccumulator
+from roadseg.evaluation.pixel import PixelAccumulator, slack_pixels
 from roadseg.inference.grid_predict import predict_grid
 from roadseg.inference.predictor import run_model
 from roadseg.log import get_logger
@@ -45,12 +45,16 @@ def evaluate_images(
     model: SegmentationModel,
     images: Sequence[LabelledImage],
     device: torch.device | str = "cpu",
-    slack: int = 3,
+    slack: int | None = 3,
     tta: bool = False,
     per_image: dict[tuple[str, str], PixelAccumulator] | None = None,
 ) -> dict[str, PixelAccumulator]:
     """Pixel accumulators per dataset, each image predicted as ``roadseg run`` would
     (``tta``: as ``roadseg run --tta`` would, the mean over the four flips).
+
+    ``slack`` is the relaxation in pixels; ``None`` gives each image 3 m on the ground
+    at its working resolution (:func:`~roadseg.evaluation.pixel.slack_pixels`), for
+    models that work scenes at several resolutions.
 
     ``per_image``, when given, also receives one accumulator per image, keyed by
     ``(dataset, stem)``.
@@ -60,11 +64,12 @@ def evaluate_images(
     accumulators: dict[str, PixelAccumulator] = {}
     for image in images:
         prob, valid = predict_image(model, image, device, tta)
-        acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=slack))
-        acc.update(prob, image.label, valid)
+        pixels = slack_pixels(image.grid.gsd_m) if slack is None else slack
+        acc = accumulators.setdefault(image.dataset, PixelAccumulator(slack=pixels))
+        acc.update(prob, image.label, valid, slack=pixels)
         if per_image is not None:
-            own = per_image.setdefault((image.dataset, image.stem), PixelAccumulator(slack))
-            own.update(prob, image.label, valid)
+            own = per_image.setdefault((image.dataset, image.stem), PixelAccumulator(pixels))
+            own.update(prob, image.label, valid, slack=pixels)
     return accumulators
 
 
@@ -126,7 +131,12 @@ def evaluate_model(
     images: list[LabelledImage] = []
     for spec in sources:
         train, val = load_source(
-            spec, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=bool(spec.val)
+            spec,
+            meta.gsd_m,
+            meta.in_channels,
+            meta.normalization,
+            validation_only=bool(spec.val),
+            max_gsd_m=meta.max_gsd_m,
         )
         images.extend(val if spec.val else train)
     threshold = meta.threshold if threshold is None else threshold

@@ -188,6 +188,7 @@ def export_onnx(
         "output": "probability: (N, 1, H, W) float32, road probability",
         "normalization": json.dumps(metadata.normalization, sort_keys=True),
         "gsd_m": f"{metadata.gsd_m:g}",
+        **({"max_gsd_m": f"{metadata.max_gsd_m:g}"} if metadata.max_gsd_m is not None else {}),
         "threshold": f"{metadata.threshold:g}",
         **(extra_metadata or {}),
     }

@@ -178,6 +178,7 @@ def _predict(
         scene,
         in_channels=meta.in_channels,
         model_gsd_m=meta.gsd_m,
+        max_gsd_m=meta.max_gsd_m,
         normalization=meta.normalization,
         bands=options.bands,
         gsd=options.gsd,
@@ -191,7 +192,7 @@ def _predict(
             info.name,
             grid.width,
             grid.height,
-            meta.gsd_m,
+            grid.gsd_m,
         )
     layout = Layout.create(
         grid.width,

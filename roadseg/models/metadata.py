@@ -26,7 +26,11 @@ class ModelMetadata:
             "blue")``; their count equals ``in_channels``.
         normalization: how raw pixel values become model input; see
             :func:`roadseg.raster.normalize.normalize`.
-        gsd_m: ground sample distance the model was trained at, metres per pixel.
+        gsd_m: ground sample distance the model was trained at, metres per pixel; the
+            finest it works at when it has a range.
+        max_gsd_m: the coarsest ground sample distance the model works at: scenes
+            between ``gsd_m`` and this are worked at their own resolution (see
+            :func:`roadseg.raster.grid.working_gsd`); ``None``: every scene at ``gsd_m``.
         threshold: decision threshold on the road probability.
         name: short name of shipped weights (``None`` for user checkpoints).
         training: data, command, hardware and duration of the training run.
@@ -39,6 +43,7 @@ class ModelMetadata:
     band_names: tuple[str, ...] = ("red", "green", "blue")
     normalization: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_NORMALIZATION))
     gsd_m: float = 1.0
+    max_gsd_m: float | None = None
     threshold: float = 0.5
     name: str | None = None
     training: dict[str, Any] = field(default_factory=dict)

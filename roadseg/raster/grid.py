@@ -132,10 +132,37 @@ def check_shear(scene: SceneInfo) -> None:
         )
 
 
-def working_grid(scene: SceneInfo, model_gsd_m: float) -> WorkingGrid:
-    """The grid of square ``model_gsd_m`` pixels over the footprint of ``scene``.
+def working_gsd(scene_gsd_m: float, model_gsd_m: float, max_gsd_m: float | None = None) -> float:
+    """The resolution a scene is worked at, in metres per pixel.
 
-    Each axis is resampled by its own factor (``scene pixel size / model_gsd_m``);
+    A model with one resolution (``max_gsd_m`` ``None``) works every scene at
+    ``model_gsd_m``. A model with a range works a scene at its own resolution when that
+    lies inside ``[model_gsd_m, max_gsd_m]``, and at the nearer end otherwise: finer
+    scenes are downsampled to ``model_gsd_m``, coarser ones upsampled to ``max_gsd_m``
+    (upsampling a 1 m scene to 0.5 m adds four times the pixels and no detail).
+
+    Raises:
+        InvalidParameterError: a resolution that is not positive, or a range upside down.
+    """
+    if not model_gsd_m > 0:
+        raise InvalidParameterError(f"the model's gsd_m must be positive, got {model_gsd_m}")
+    if max_gsd_m is None:
+        return model_gsd_m
+    if not max_gsd_m >= model_gsd_m:
+        raise InvalidParameterError(
+            f"the model's max_gsd_m ({max_gsd_m}) is finer than its gsd_m ({model_gsd_m}); "
+            "it must be at least gsd_m"
+        )
+    return min(max(scene_gsd_m, model_gsd_m), max_gsd_m)
+
+
+def working_grid(
+    scene: SceneInfo, model_gsd_m: float, max_gsd_m: float | None = None
+) -> WorkingGrid:
+    """The grid of square pixels over the footprint of ``scene``, at the resolution
+    :func:`working_gsd` chooses (``model_gsd_m`` for a model of one resolution).
+
+    Each axis is resampled by its own factor (``scene pixel size / working GSD``);
     sizes are rounded to whole pixels and the transform is scaled so the footprint is
     the scene's exactly.
 
@@ -143,19 +170,18 @@ def working_grid(scene: SceneInfo, model_gsd_m: float) -> WorkingGrid:
         InvalidParameterError: a bad model resolution, or a grid too large to be right.
         InvalidInputError: a sheared geotransform.
     """
-    if not model_gsd_m > 0:
-        raise InvalidParameterError(f"the model's gsd_m must be positive, got {model_gsd_m}")
     if scene.georeferenced:
         check_shear(scene)
     res_x, res_y = scene_pixel_size_m(scene)
-    fx, fy = res_x / model_gsd_m, res_y / model_gsd_m
+    target = working_gsd((res_x + res_y) / 2, model_gsd_m, max_gsd_m)
+    fx, fy = res_x / target, res_y / target
     if abs(fx - 1.0) < 1e-3 and abs(fy - 1.0) < 1e-3:
         fx = fy = 1.0
     width = max(1, round(scene.width * fx))
     height = max(1, round(scene.height * fy))
     if max(width, height) > MAX_GRID_SIDE:
         raise InvalidParameterError(
-            f"resampling {res_x:g} x {res_y:g} m to the model's {model_gsd_m:g} m would make a "
+            f"resampling {res_x:g} x {res_y:g} m to the model's {target:g} m would make a "
             f"{width}x{height} grid; check the scene's resolution or give gsd=..."
         )
     sx, sy = scene.width / width, scene.height / height

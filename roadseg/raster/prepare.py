@@ -146,6 +146,7 @@ def prepare_scene(
     in_channels: int,
     model_gsd_m: float,
     normalization: dict[str, Any] | None,
+    max_gsd_m: float | None = None,
     bands: Sequence[int] | None = None,
     gsd: float | None = None,
     nodata: float | None = None,
@@ -159,8 +160,10 @@ def prepare_scene(
     Args:
         path: the raster.
         in_channels: bands the model takes.
-        model_gsd_m: the model's ground sample distance.
+        model_gsd_m: the model's ground sample distance (the finest of its range).
         normalization: the model's normalisation.
+        max_gsd_m: the coarsest of the model's range (see
+            :func:`roadseg.raster.grid.working_gsd`); ``None``: one resolution.
         bands: 1-based bands; ``None`` picks them.
         gsd: declared ground sample distance of the scene.
         nodata: extra no-data value (all bands equal to it).
@@ -188,7 +191,7 @@ def prepare_scene(
             default_gsd=model_gsd_m,
             quiet=quiet,
         )
-        grid = working_grid(info, model_gsd_m)
+        grid = working_grid(info, model_gsd_m, max_gsd_m)
         fingerprint = remote_fingerprint(path, src) if remote else None
         if announce:
             _announce_stats_read(src, info.name)

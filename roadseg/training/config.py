@@ -28,7 +28,12 @@ class TrainConfig:
         imagenet_init: start the MobileNetV2 encoder from ImageNet's weights.
         encoder_lr: peak learning rate of the pretrainable encoder (``None``: ``lr``).
         freeze_encoder_bn: keep the pretrained encoder's batch-norm statistics.
-        gsd_m: metres per pixel everything is resampled to.
+        gsd_m: metres per pixel everything is resampled to; with ``max_gsd_m``, the
+            finest resolution of the model's range.
+        max_gsd_m: the coarsest resolution of the model's range: images between
+            ``gsd_m`` and this are trained on at their own resolution, as ``roadseg run``
+            will work scenes (see :func:`roadseg.raster.grid.working_gsd`); ``None``:
+            one resolution.
         band_names: names of the model's input bands.
         normalization: per-scene normalisation (see :mod:`roadseg.raster.normalize`).
         crop: side of the square training crops, pixels.
@@ -71,6 +76,7 @@ class TrainConfig:
     encoder_lr: float | None = None
     freeze_encoder_bn: bool = False
     gsd_m: float = 1.0
+    max_gsd_m: float | None = None
     band_names: tuple[str, ...] = ("red", "green", "blue")
     normalization: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_NORMALIZATION))
     crop: int = 256
@@ -111,6 +117,11 @@ class TrainConfig:
                 raise InvalidParameterError(f"{label} must be >= 1, got {value}")
         if self.gsd_m <= 0 or self.lr <= 0:
             raise InvalidParameterError("gsd and learning rate must be > 0")
+        if self.max_gsd_m is not None and not self.max_gsd_m >= self.gsd_m:
+            raise InvalidParameterError(
+                f"max_gsd_m={self.max_gsd_m} is finer than gsd_m={self.gsd_m}: "
+                "give a coarsest resolution of at least gsd_m (--max-gsd)"
+            )
         if not 0.0 <= self.apls_weight <= 1.0 or not 0.0 <= self.grey <= 1.0:
             raise InvalidParameterError(
                 f"apls_weight and grey must be between 0 and 1, got {self.apls_weight}, {self.grey}"
@@ -154,6 +165,7 @@ class TrainConfig:
             "encoder_lr": self.encoder_lr,
             "freeze_encoder_bn": self.freeze_encoder_bn,
             "gsd_m": self.gsd_m,
+            "max_gsd_m": self.max_gsd_m,
             "crop": self.crop,
             "batch_size": self.batch_size,
             "steps": self.steps,

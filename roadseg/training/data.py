@@ -27,7 +27,12 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     groups, weights, val_images, val_scenes = [], [], [], []
     for spec in config.sources:
         train_images, held_out = load_source(
-            spec, config.gsd_m, band_count, config.normalization, cache_dir=config.cache_dir
+            spec,
+            config.gsd_m,
+            band_count,
+            config.normalization,
+            cache_dir=config.cache_dir,
+            max_gsd_m=config.max_gsd_m,
         )
         groups.append(train_images)
         weights.append(spec.weight)

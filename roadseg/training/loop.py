@@ -36,7 +36,6 @@ import torch
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidParameterError, OutputExistsError
 from roadseg.evaluation.endtoend import at_threshold, best_threshold
-from roadseg.evaluation.pixel import slack_pixels
 from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.log import get_logger, progress_bar
 from roadseg.models import ModelMetadata, load, save_checkpoint
@@ -186,6 +185,7 @@ class _Run:
             band_names=tuple(cfg.band_names),
             normalization=dict(cfg.normalization),
             gsd_m=cfg.gsd_m,
+            max_gsd_m=cfg.max_gsd_m,
             threshold=float(threshold),
             name=cfg.name,
             training={**self.record, "step": self.step, "training_seconds": round(elapsed, 1)},
@@ -264,7 +264,7 @@ class _Run:
                 self.model,
                 self.data.val_images,
                 self.device,
-                slack=slack_pixels(self.config.gsd_m),
+                slack=None,  # 3 m at each image's working resolution
             )
             threshold, metrics = summarise(accumulators)
         meta = self.metadata(threshold, metrics, elapsed)
