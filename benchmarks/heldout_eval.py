@@ -63,30 +63,26 @@ def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -
     net, meta = load(model)
     images, cases = [], []
     twins: dict[str, list[SceneCase]] = {key: [] for key in TWINS}
-    for spec in read_recipe(RECIPE, data):
-        for key, twin in twin_sources(spec).items():
-            _, held_out = load_source(
-                twin,
-                meta.gsd_m,
-                meta.in_channels,
-                meta.normalization,
-                validation_only=True,
-                max_gsd_m=meta.max_gsd_m,
-            )
-            twins[key].extend(SceneCase.of(i) for i in held_out)
-        if not spec.val:
-            continue
-        _, held_out = load_source(
+
+    def held_out(spec: SourceSpec) -> list:
+        """The source's held-out images, on the grids ``roadseg run`` works them on."""
+        return load_source(
             spec,
             meta.gsd_m,
             meta.in_channels,
             meta.normalization,
             validation_only=True,
             max_gsd_m=meta.max_gsd_m,
-        )
-        images.extend(held_out)
+        )[1]
+
+    for spec in read_recipe(RECIPE, data):
+        for key, twin in twin_sources(spec).items():
+            twins[key].extend(SceneCase.of(i) for i in held_out(twin))
+        if not spec.val:
+            continue
+        images.extend(held_out(spec))
         if spec.kind == "scenes":
-            cases.extend(SceneCase.of(i) for i in held_out)
+            cases.extend(SceneCase.of(i) for i in images if i.dataset == spec.name)
     started = time.perf_counter()
     # 3 m of slack on the ground, at each image's working resolution.
     _, pixel = summarise(evaluate_images(net, images, slack=None, tta=tta), meta.threshold)
