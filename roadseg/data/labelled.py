@@ -135,15 +135,15 @@ def load_source(
             max_gsd_m=max_gsd_m,
         )
         (val if held_out else train).append(image)
-    resolutions = sorted({round(i.grid.gsd_m, 3) for i in train + val})
+    # A model with a range of resolutions works a source's images at several.
+    span = sorted({round(i.grid.gsd_m, 3) for i in train + val}) or [gsd_m]
+    at = f"{span[0]:g}" if len(span) == 1 else f"{span[0]:g}-{span[-1]:g}"
     log.info(
         "source %s: %d training and %d validation images at %s m",
         spec.name,
         len(train),
         len(val),
-        "-".join(f"{r:g}" for r in (resolutions[0], resolutions[-1]))
-        if len(resolutions) > 1
-        else f"{resolutions[0] if resolutions else gsd_m:g}",
+        at,
     )
     return train, val
 
