@@ -56,9 +56,14 @@ def breakeven(
     """Relaxed breakeven (3 px) of a model on the given tiles of a source, pooled."""
     subset = replace(spec, val=tuple(stems), exclude=())
     _, val = load_source(
-        subset, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=True
+        subset,
+        meta.gsd_m,
+        meta.in_channels,
+        meta.normalization,
+        validation_only=True,
+        max_gsd_m=meta.max_gsd_m,
     )
-    _, metrics = summarise(evaluate_images(net, val, torch.device("cpu"), 3), meta.threshold)
+    _, metrics = summarise(evaluate_images(net, val, torch.device("cpu"), None), meta.threshold)
     return float(metrics["per_dataset"][spec.name]["relaxed_breakeven"])
 
 

@@ -63,7 +63,12 @@ def main() -> None:
     lows, highs, held_out = [], [], []
     for spec in specs:
         train, val = load_source(
-            spec, meta.gsd_m, meta.in_channels, meta.normalization, cache_dir=args.cache_dir
+            spec,
+            meta.gsd_m,
+            meta.in_channels,
+            meta.normalization,
+            cache_dir=args.cache_dir,
+            max_gsd_m=meta.max_gsd_m,
         )
         for image in train:
             pixels = image.raw[:, image.valid]

@@ -52,7 +52,12 @@ def main() -> None:
     net, meta = load(args.model)
     spec = parse_source_spec(args.source)
     train, val = load_source(
-        spec, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=bool(spec.val)
+        spec,
+        meta.gsd_m,
+        meta.in_channels,
+        meta.normalization,
+        validation_only=bool(spec.val),
+        max_gsd_m=meta.max_gsd_m,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     for item in val if spec.val else train:

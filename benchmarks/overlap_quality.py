@@ -79,7 +79,12 @@ def main() -> None:
     for spec in recipe_sources(args.data.resolve()):
         if spec.val:
             images += load_source(
-                spec, meta.gsd_m, meta.in_channels, meta.normalization, validation_only=True
+                spec,
+                meta.gsd_m,
+                meta.in_channels,
+                meta.normalization,
+                validation_only=True,
+                max_gsd_m=meta.max_gsd_m,
             )[1]
     device = torch.device("cpu")
 

@@ -77,6 +77,7 @@ def measure(server: LoopbackServer, name: str, folder: Path) -> dict[str, object
             url + "?prepare",
             in_channels=meta.in_channels,
             model_gsd_m=meta.gsd_m,
+            max_gsd_m=meta.max_gsd_m,
             normalization=meta.normalization,
         )
     row["prepare_bytes"] = server.bytes_sent()

@@ -4,6 +4,7 @@ coarsest; training, validation and ``roadseg run`` read scenes alike."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,35 @@ def test_training_reads_each_source_at_the_resolution_run_will(tmp_path: Path) -
     assert ranged.grid.gsd_m == pytest.approx(native) and not ranged.grid.resampled
     assert fine.grid.gsd_m == pytest.approx(0.5)
     assert slack_pixels(ranged.grid.gsd_m) == round(3 / native)
+
+
+def test_a_warm_start_at_other_resolutions_is_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Starting a 0.5-1 m run from 1 m weights is allowed, and logged, never silent."""
+    import logging
+
+    import torch
+
+    from roadseg.models import build, save_checkpoint
+    from roadseg.training.network import arch_kwargs_of, build_network
+
+    source = parse_source_spec("pairs:data,gsd=1.0")
+    config = TrainConfig(
+        sources=(source,), out_dir=tmp_path / "run", base_channels=4, gsd_m=0.5, max_gsd_m=1.0
+    )
+    kwargs = arch_kwargs_of(config)
+    start = save_checkpoint(
+        build(config.architecture, **kwargs),
+        ModelMetadata(config.architecture, kwargs, gsd_m=1.0),
+        tmp_path / "one-metre.safetensors",
+    )
+    with caplog.at_level(logging.WARNING, logger="roadseg"):
+        build_network(replace(config, init=start), torch.device("cpu"), None)
+    assert "was trained at 1 m; this run trains at 0.5-1 m" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="roadseg"):
+        build_network(
+            replace(config, init=start, gsd_m=1.0, max_gsd_m=None), torch.device("cpu"), None
+        )
+    assert "was trained at" not in caplog.text

@@ -19,6 +19,7 @@ def models() -> None:
     from roadseg.models import available_weights, build, count_parameters, get_architecture
     from roadseg.models.checkpoint import checkpoint_size_mb, read_metadata, resolve_checkpoint
     from roadseg.models.complexity import flops_per_pixel
+    from roadseg.raster.grid import resolutions_text
 
     click.echo("Architectures (3 bands in, 1 class out; GFLOP per megapixel of input):")
     for name, kwargs, label in LISTED:
@@ -46,15 +47,10 @@ def models() -> None:
             f"base_channels={meta.arch_kwargs.get('base_channels')} "
             f"{count_parameters(model) / 1e6:.2f} M parameters "
             f"{flops_per_pixel(model) / 1e3:.1f} GFLOP/Mpx "
-            f"bands={','.join(meta.band_names)} gsd={gsd_range(meta.gsd_m, meta.max_gsd_m)} m "
+            f"bands={','.join(meta.band_names)} gsd={resolutions_text(meta.gsd_m, meta.max_gsd_m)} m "
             f"threshold={meta.threshold:g} {checkpoint_size_mb(resolve_checkpoint(name))} MB"
             + (f"  [{metrics}]" if metrics else "")
         )
-
-
-def gsd_range(gsd_m: float, max_gsd_m: float | None) -> str:
-    """``1`` for a model of one resolution, ``0.5-1`` for a range."""
-    return f"{gsd_m:g}" if max_gsd_m is None else f"{gsd_m:g}-{max_gsd_m:g}"
 
 
 def encoder_reference(kwargs: dict[str, object]) -> str:

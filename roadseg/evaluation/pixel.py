@@ -13,6 +13,7 @@ memory does not grow with the data.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +32,7 @@ def slack_pixels(gsd_m: float) -> int:
     """The relaxation distance in pixels of ``gsd_m``-metre pixels (3 at 1 m, 6 at 0.5 m)."""
     if not gsd_m > 0:
         raise InvalidParameterError(f"gsd_m={gsd_m!r}: must be a positive number of metres")
-    return max(1, round(RELAXED_SLACK_M / gsd_m))
+    return max(1, math.floor(RELAXED_SLACK_M / gsd_m + 0.5))  # halves up: 1.2 m -> 3 px
 
 
 def _disk(radius: int) -> np.ndarray:

@@ -156,6 +156,11 @@ def working_gsd(scene_gsd_m: float, model_gsd_m: float, max_gsd_m: float | None 
     return min(max(scene_gsd_m, model_gsd_m), max_gsd_m)
 
 
+def resolutions_text(gsd_m: float, max_gsd_m: float | None = None) -> str:
+    """A model's working resolutions as users read them: ``1`` or ``0.5-1`` (metres)."""
+    return f"{gsd_m:g}" if max_gsd_m is None else f"{gsd_m:g}-{max_gsd_m:g}"
+
+
 def working_grid(
     scene: SceneInfo, model_gsd_m: float, max_gsd_m: float | None = None
 ) -> WorkingGrid:

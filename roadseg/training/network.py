@@ -15,6 +15,7 @@ from roadseg.models import ModelMetadata, build, load
 from roadseg.models.base import SegmentationModel
 from roadseg.models.imagenet import load_imagenet_encoder
 from roadseg.models.widen import widen_resunet
+from roadseg.raster.grid import resolutions_text
 from roadseg.training.config import TrainConfig
 
 log = get_logger(__name__)
@@ -67,6 +68,15 @@ def build_network(
         )
     if resume is None:
         log.info("starting from the weights of %s", start)
+        # A warm start at other resolutions is allowed (the 0.5 m links started from 1 m
+        # weights), but never silently: the run's --gsd/--max-gsd decide the new model's.
+        if (old_meta.gsd_m, old_meta.max_gsd_m) != (config.gsd_m, config.max_gsd_m):
+            log.warning(
+                "%s was trained at %s m; this run trains at %s m (--gsd, --max-gsd)",
+                start,
+                resolutions_text(old_meta.gsd_m, old_meta.max_gsd_m),
+                resolutions_text(config.gsd_m, config.max_gsd_m),
+            )
     return model, arch_kwargs
 
 
