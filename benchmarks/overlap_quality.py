@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from heldout_eval import recipe_sources
+from heldout_eval import RECIPE
 
-from roadseg.data import load_source
+from roadseg.data import load_source, read_recipe
 from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.inference.defaults import DEFAULT_BLOCK_SIZE, DEFAULT_TILE_SIZE
 from roadseg.inference.grid_predict import predict_grid
@@ -76,7 +76,7 @@ def main() -> None:
     net, meta = load(args.model)
     net.eval()
     images = []
-    for spec in recipe_sources(args.data.resolve()):
+    for spec in read_recipe(RECIPE, args.data.resolve()):
         if spec.val:
             images += load_source(
                 spec,

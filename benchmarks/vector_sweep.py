@@ -26,9 +26,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from heldout_eval import recipe_sources
+from heldout_eval import RECIPE
 
-from roadseg.data import load_source
+from roadseg.data import load_source, read_recipe
 from roadseg.evaluation.apls import evaluate_vector_files, read_lines
 from roadseg.inference import InferenceOptions, predict_scene
 from roadseg.models import load
@@ -40,7 +40,7 @@ CITIES = ("vegas", "paris", "shanghai")
 def spacenet_scenes(data: Path, split: str, gsd: float, channels: int, norm: dict) -> list:
     """``(city, stem, scene path, truth path)`` of the RGB SpaceNet chips of ``split``."""
     cases = []
-    for spec in recipe_sources(data):
+    for spec in read_recipe(RECIPE, data):
         if spec.kind != "scenes" or spec.name not in CITIES:
             continue
         train, held_out = load_source(spec, gsd, channels, norm, validation_only=split == "val")
