@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from roadseg.data import SourceSpec, find_pairs, load_source, read_recipe
+from roadseg.data import SourceSpec, find_pairs, load_source_for_model, read_recipe
 from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.models import ModelMetadata, SegmentationModel, load
 
@@ -55,14 +55,7 @@ def breakeven(
 ) -> float:
     """Relaxed breakeven (3 px) of a model on the given tiles of a source, pooled."""
     subset = replace(spec, val=tuple(stems), exclude=())
-    _, val = load_source(
-        subset,
-        meta.gsd_m,
-        meta.in_channels,
-        meta.normalization,
-        validation_only=True,
-        max_gsd_m=meta.max_gsd_m,
-    )
+    _, val = load_source_for_model(subset, meta, validation_only=True)
     _, metrics = summarise(evaluate_images(net, val, torch.device("cpu"), None), meta.threshold)
     return float(metrics["per_dataset"][spec.name]["relaxed_breakeven"])
 

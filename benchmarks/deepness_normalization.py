@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from roadseg.data import load_source, read_recipe
+from roadseg.data import load_source_for_model, read_recipe
 from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.evaluation.scoring import predict_image
 from roadseg.models import load
@@ -62,14 +62,7 @@ def main() -> None:
     ]
     lows, highs, held_out = [], [], []
     for spec in specs:
-        train, val = load_source(
-            spec,
-            meta.gsd_m,
-            meta.in_channels,
-            meta.normalization,
-            cache_dir=args.cache_dir,
-            max_gsd_m=meta.max_gsd_m,
-        )
+        train, val = load_source_for_model(spec, meta, cache_dir=args.cache_dir)
         for image in train:
             pixels = image.raw[:, image.valid]
             if pixels.size:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from roadseg.data import load_source, parse_source_spec
+from roadseg.data import load_source_for_model, parse_source_spec
 from roadseg.evaluation.scoring import predict_image
 from roadseg.models import load
 
@@ -51,14 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     net, meta = load(args.model)
     spec = parse_source_spec(args.source)
-    train, val = load_source(
-        spec,
-        meta.gsd_m,
-        meta.in_channels,
-        meta.normalization,
-        validation_only=bool(spec.val),
-        max_gsd_m=meta.max_gsd_m,
-    )
+    train, val = load_source_for_model(spec, meta, validation_only=bool(spec.val))
     args.out.mkdir(parents=True, exist_ok=True)
     for item in val if spec.val else train:
         prob, valid = predict_image(net, item, torch.device("cpu"), False)

@@ -31,7 +31,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from roadseg.data import SourceSpec, load_source, read_recipe
+from roadseg.data import SourceSpec, load_source_for_model, read_recipe
 from roadseg.evaluation.endtoend import SceneCase, score_scenes
 from roadseg.evaluation.scoring import evaluate_images, summarise
 from roadseg.models import load
@@ -66,14 +66,7 @@ def evaluate(model: str, data: Path, pictures: Path | None, tta: bool = False) -
 
     def held_out(spec: SourceSpec) -> list:
         """The source's held-out images, on the grids ``roadseg run`` works them on."""
-        return load_source(
-            spec,
-            meta.gsd_m,
-            meta.in_channels,
-            meta.normalization,
-            validation_only=True,
-            max_gsd_m=meta.max_gsd_m,
-        )[1]
+        return load_source_for_model(spec, meta, validation_only=True)[1]
 
     for spec in read_recipe(RECIPE, data):
         for key, twin in twin_sources(spec).items():

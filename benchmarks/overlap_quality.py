@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from heldout_eval import RECIPE
 
-from roadseg.data import load_source, read_recipe
+from roadseg.data import load_source_for_model, read_recipe
 from roadseg.evaluation.pixel import PixelAccumulator
 from roadseg.inference.defaults import DEFAULT_BLOCK_SIZE, DEFAULT_TILE_SIZE
 from roadseg.inference.grid_predict import predict_grid
@@ -78,14 +78,7 @@ def main() -> None:
     images = []
     for spec in read_recipe(RECIPE, args.data.resolve()):
         if spec.val:
-            images += load_source(
-                spec,
-                meta.gsd_m,
-                meta.in_channels,
-                meta.normalization,
-                validation_only=True,
-                max_gsd_m=meta.max_gsd_m,
-            )[1]
+            images += load_source_for_model(spec, meta, validation_only=True)[1]
     device = torch.device("cpu")
 
     def predict(tiles: np.ndarray) -> np.ndarray:

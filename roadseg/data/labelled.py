@@ -29,6 +29,7 @@ from roadseg.data.spec import SourceSpec
 from roadseg.errors import InputNotFoundError, InvalidInputError
 from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.log import get_logger
+from roadseg.models.metadata import ModelMetadata
 from roadseg.raster.grid import WorkingGrid
 from roadseg.raster.normalize import BandStats
 from roadseg.raster.prepare import SceneSpec, prepare_scene
@@ -146,6 +147,25 @@ def load_source(
         at,
     )
     return train, val
+
+
+def load_source_for_model(
+    spec: SourceSpec,
+    meta: ModelMetadata,
+    validation_only: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[list[LabelledImage], list[LabelledImage]]:
+    """:func:`load_source` as the model ``meta`` describes reads it: its resolutions,
+    bands and normalisation."""
+    return load_source(
+        spec,
+        meta.gsd_m,
+        meta.in_channels,
+        meta.normalization,
+        validation_only=validation_only,
+        cache_dir=cache_dir,
+        max_gsd_m=meta.max_gsd_m,
+    )
 
 
 def load_image(

@@ -123,21 +123,14 @@ def evaluate_model(
         threshold: decision threshold; default the model's.
         slack: relaxation distance in pixels.
     """
-    from roadseg.data import load_source
+    from roadseg.data import load_source_for_model
     from roadseg.models import load
 
     dev = resolve_device(device)
     net, meta = load(model, dev)
     images: list[LabelledImage] = []
     for spec in sources:
-        train, val = load_source(
-            spec,
-            meta.gsd_m,
-            meta.in_channels,
-            meta.normalization,
-            validation_only=bool(spec.val),
-            max_gsd_m=meta.max_gsd_m,
-        )
+        train, val = load_source_for_model(spec, meta, validation_only=bool(spec.val))
         images.extend(val if spec.val else train)
     threshold = meta.threshold if threshold is None else threshold
     own: dict[tuple[str, str], PixelAccumulator] = {}
