@@ -76,3 +76,7 @@ class RemoteUnavailableError(RoadsegError, ConnectionError):
 
 class SceneChangedError(RoadsegError, RuntimeError):
     """A remote scene changed on its server during the run: a batch retries it."""
+
+
+class SceneStalledError(RoadsegError, TimeoutError):
+    """The cluster held a scene's task but no worker ran it: a batch resubmits it."""

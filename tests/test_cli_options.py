@@ -99,9 +99,20 @@ def test_batch_passes_the_same_options(tmp_path: Path, calls: list, monkeypatch)
             "4",
             "--threshold",
             "0.3",
+            "--stall-timeout",
+            "30",
         ],
     )
     assert result.exit_code == 0, result.output
     (call,) = calls
     assert call["inference"].overlap == 48 and call["threshold"] == 0.3
     assert call["vector"].spur_length_m == 4.0
+    assert call["stall_timeout"] == 30.0
+
+
+def test_batch_refuses_a_stall_timeout_that_is_not_positive(tmp_path: Path, calls: list) -> None:
+    result = CliRunner().invoke(
+        cli, ["batch", "x", "--out-dir", str(tmp_path), "--stall-timeout", "0"]
+    )
+    assert result.exit_code == 2 and "--stall-timeout" in result.output
+    assert not calls

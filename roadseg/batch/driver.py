@@ -8,8 +8,9 @@
    input checksum, model and settings *and* its outputs are intact (then it is
    skipped), or must be (re)done;
 3. submit one task per scene to the cluster (``client.submit(..., pure=False)``), on a
-   worker with a ``GPU`` resource when the model runs on CUDA, and collect results with
-   ``as_completed`` in the driver, which alone writes the record;
+   worker with a ``GPU`` resource when the model runs on CUDA, and collect results in
+   the driver, which alone writes the record, and which resubmits scenes the cluster
+   lost (held with every worker idle: :mod:`roadseg.batch.watchdog`);
 4. retry a scene whose attempt failed with a transient error (a crash, a lost worker,
    an I/O error) up to ``retries`` times; errors that retrying cannot fix (a corrupt
    input, a bad option) fail the scene at once; either way the rest goes on. A scene
@@ -30,6 +31,7 @@ large scenes on many workers).
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import time
 import uuid
@@ -69,6 +71,7 @@ from roadseg.batch.task import (
     lost_attempt,
     process_with_run_scene,
 )
+from roadseg.batch.watchdog import StallWatch
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.inference.options import InferenceOptions
 from roadseg.io.remote import network_settings
@@ -78,6 +81,9 @@ from roadseg.vector.line_options import VectorOptions, check_threshold
 from roadseg.vector.reference import ReferenceSpec
 
 log = get_logger(__name__)
+
+# How often the driver, waiting for scenes, checks that the cluster still runs them.
+POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,7 @@ def run_batch(
     workers: int | None = None,
     memory_limit: str | int = "auto",
     retries: int = 2,
+    stall_timeout: float = 120.0,
     overwrite: bool = False,
     verify: bool = False,
     spread_blocks: bool = False,
@@ -155,6 +162,8 @@ def run_batch(
         workers: number of local workers (default: sized to the machine).
         memory_limit: memory limit of each local worker (dask syntax, e.g. ``"4GB"``).
         retries: further attempts after a transient failure.
+        stall_timeout: seconds the cluster may hold scenes with every worker idle before
+            they are resubmitted as another attempt (see :mod:`roadseg.batch.watchdog`).
         overwrite: redo every scene, even those already done.
         verify: before skipping a done scene, re-read its outputs and compare their
             SHA-256 with the record (default: compare size and modification time).
@@ -175,6 +184,7 @@ def run_batch(
     """
     if retries < 0:
         raise InvalidParameterError(f"retries={retries!r}: must be 0 or more")
+    StallWatch(stall_timeout)  # a bad value is refused before any work
     if not scenes:
         raise InvalidParameterError("no scenes to process")
     inference = (inference or InferenceOptions()).validate()
@@ -238,7 +248,16 @@ def run_batch(
                     replace(t, torch_threads=plan.torch_threads if plan else None) for t in todo
                 ]
                 _run_tasks(
-                    client, todo, ctx, process, retries, device, spread_blocks, progress, final
+                    client,
+                    todo,
+                    ctx,
+                    process,
+                    retries,
+                    stall_timeout,
+                    device,
+                    spread_blocks,
+                    progress,
+                    final,
                 )
             # A worker killed in the middle of a scene leaves its temporary file.
             clear_partials(out)
@@ -259,13 +278,12 @@ def _run_tasks(
     ctx: BatchContext,
     process: SceneProcessor,
     retries: int,
+    stall_s: float,
     device: str,
     spread_blocks: bool,
     progress: bool,
     final: dict[str, RecordEntry],
 ) -> None:
-    from distributed import as_completed
-
     bar = progress_bar(len(todo), "batch", "scene", enabled=progress)
 
     def conclude(task: SceneTask, attempt: AttemptResult) -> SceneTask | None:
@@ -299,11 +317,12 @@ def _run_tasks(
         if resources:
             _require_gpu_workers(client)
         pending: dict[str, SceneTask] = {}
+        futures: dict[str, Any] = {}
         # Scenes whose workers died under them wait here, to be run one at a time with
         # nothing else on the cluster: only alone does a death say which scene caused it.
         suspects: collections.deque[SceneTask] = collections.deque()
         isolated: set[str] = set()
-        queue = as_completed()
+        watch = StallWatch(stall_s)
 
         def submit(task: SceneTask, alone: bool = False) -> None:
             ctx.record.append(ctx.entry(task, SUBMITTED))
@@ -317,33 +336,61 @@ def _run_tasks(
                 resources=resources,
             )
             pending[future.key] = task
+            futures[future.key] = future
             if alone:
                 isolated.add(future.key)
-            queue.add(future)
 
-        for task in todo:
-            submit(task)
-        for future in queue:
-            task = pending.pop(future.key)
-            alone = future.key in isolated
-            isolated.discard(future.key)
-            killed = False
-            try:
-                attempt = future.result()
-            except Exception as exc:  # lost workers, cancelled tasks, unpicklable results
-                killed = type(exc).__name__ == "KilledWorker"
-                attempt = lost_attempt(task, exc, killer=killed and alone)
-            future.release()
+        def settle(key: str, attempt: AttemptResult | None, error: BaseException | None) -> None:
+            """Conclude the attempt behind ``key`` and submit what comes next."""
+            task = pending.pop(key)
+            futures.pop(key).release()
+            alone = key in isolated
+            isolated.discard(key)
+            killed = type(error).__name__ == "KilledWorker"
+            if attempt is None:
+                assert error is not None
+                attempt = lost_attempt(task, error, killer=killed and alone)
             retry = conclude(task, attempt)
             if retry is not None:
                 if killed:
                     suspects.append(retry)
                 else:
-                    submit(retry)
+                    submit(retry, alone=alone)
             if suspects and not pending:
                 submit(suspects.popleft(), alone=True)
+
+        for task in todo:
+            submit(task)
+        while pending:
+            finished = _wait_for_some(list(futures.values()), POLL_S)
+            if not finished:
+                if watch.stalled(client.processing(), len(pending)):
+                    for key in list(pending):
+                        log.warning(
+                            "%s: the cluster holds it, but no worker runs it", pending[key].name
+                        )
+                        futures[key].cancel()
+                        settle(key, None, watch.error())
+                continue
+            for future in finished:
+                try:
+                    attempt, error = future.result(), None
+                except Exception as exc:  # lost workers, cancelled tasks, unpicklable results
+                    attempt, error = None, exc
+                settle(future.key, attempt, error)
     finally:
         bar.close()
+
+
+def _wait_for_some(futures: list[Any], timeout: float) -> list[Any]:
+    """The futures that finish within ``timeout`` seconds (at least one, or none)."""
+    from distributed import wait
+    from distributed.client import FuturesCancelledError
+
+    # A cancelled future is finished too: its result() says why.
+    with contextlib.suppress(TimeoutError, FuturesCancelledError):
+        wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+    return [f for f in futures if f.status != "pending"]
 
 
 def _require_gpu_workers(client: Any) -> None:

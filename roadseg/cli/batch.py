@@ -59,6 +59,15 @@ from roadseg.cli.shared_options import (
     help="Further attempts for a scene after a transient failure.",
 )
 @click.option(
+    "--stall-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Resubmit, as another attempt, scenes the cluster holds this long while every "
+    "worker sits idle (a task lost by the scheduler).",
+)
+@click.option(
     "--prob-cog/--no-prob-cog",
     default=False,
     show_default=True,
@@ -101,6 +110,7 @@ def batch(
     workers: int | None,
     memory_limit: str,
     retries: int,
+    stall_timeout: float,
     prob_cog: bool,
     spread_blocks: bool,
     overwrite: bool,
@@ -140,6 +150,7 @@ def batch(
         workers=workers,
         memory_limit=memory_limit,
         retries=retries,
+        stall_timeout=stall_timeout,
         overwrite=overwrite,
         verify=verify,
         spread_blocks=spread_blocks,
