@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from click.testing import CliRunner
 from rasterio.transform import from_origin
 
@@ -45,7 +46,9 @@ def _truth_vectors(path: Path) -> Path:
     return path
 
 
-def _probability(path: Path, prob: np.ndarray, threshold: float = 0.5) -> Path:
+def _probability(
+    path: Path, prob: np.ndarray, threshold: float = 0.5, transform: Affine = TRANSFORM
+) -> Path:
     with rasterio.open(
         path,
         "w",
@@ -55,7 +58,7 @@ def _probability(path: Path, prob: np.ndarray, threshold: float = 0.5) -> Path:
         count=1,
         dtype="uint8",
         crs=CRS,
-        transform=TRANSFORM,
+        transform=transform,
         nodata=PROB_NODATA,
     ) as dst:
         dst.write(encode_probability(prob), 1)
@@ -102,6 +105,29 @@ def test_evaluate_command_on_rasters_writes_json(tmp_path: Path) -> None:
     assert saved["all"]["f1"] == pytest.approx(1.0)
     again = CliRunner().invoke(cli, ["evaluate", str(pred), str(mask_path), "--out", str(out)])
     assert again.exit_code != 0 and "--overwrite" in again.output
+
+
+def test_the_default_slack_is_3_m_on_the_ground_at_the_rasters_resolution(
+    tmp_path: Path,
+) -> None:
+    half_metre = from_origin(500000.0, 5000200.0, 0.5, 0.5)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, 30:34] = 1
+    mask_path = tmp_path / "mask.tif"
+    profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 1, "dtype": "uint8"}
+    with rasterio.open(mask_path, "w", crs=CRS, transform=half_metre, **profile) as dst:
+        dst.write(mask, 1)
+    shifted = np.zeros((64, 64), np.float32)
+    shifted[:, 35:39] = 1.0  # 5 px, 2.5 m, beside the truth
+    pred = _probability(tmp_path / "p.tif", shifted, transform=half_metre)
+    on_ground = evaluate_probability_raster(pred, mask_path)
+    assert on_ground["slack_m"] == 3.0 and on_ground["slack_px"] == {"p": 6}
+    assert on_ground["all"]["relaxed_precision"] == pytest.approx(1.0)
+    assert on_ground["all"]["relaxed_recall"] == pytest.approx(1.0)
+    assert "slack 3 m (6 px)" in format_metrics({**on_ground, "per_dataset": {}})
+    in_pixels = evaluate_probability_raster(pred, mask_path, slack=3)
+    assert in_pixels["slack_px"] == 3 and "slack_m" not in in_pixels
+    assert in_pixels["all"]["relaxed_precision"] == pytest.approx(0.5)  # 2 of 4 columns
 
 
 def test_two_vector_files_go_to_apls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,6 +183,7 @@ def test_evaluate_model_on_pairs_uses_model_threshold(tmp_path: Path) -> None:
     ckpt = save_checkpoint(build("resunet", base_channels=4), meta, tmp_path / "m.safetensors")
     metrics = evaluate_model(ckpt, [parse_source_spec(f"pairs:{folder},gsd=1,name=x")], "cpu")
     assert metrics["threshold"] == pytest.approx(0.3)
+    assert metrics["slack_m"] == 3.0 and metrics["slack_px"] == {"x": 3}  # 1 m images
     assert metrics["images"] == {"x": ["1", "2"]}
     assert metrics["per_dataset"]["x"]["road_pixels"] == 160 + 80
     per_image = metrics["per_image"]["x"]

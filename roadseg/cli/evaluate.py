@@ -30,10 +30,11 @@ from roadseg.cli.shared_options import (
 @threshold_option
 @click.option(
     "--slack",
-    default=3,
-    show_default=True,
+    default=None,
     type=click.IntRange(0),
-    help="Relaxation distance of relaxed precision/recall, pixels.",
+    metavar="PIXELS",
+    help="Relaxation distance of relaxed precision/recall, pixels. Default: 3 m on the "
+    "ground at the resolution scored (3 px at 1 m, 6 at 0.5 m), as training validates.",
 )
 @click.option(
     "--buffer",
@@ -60,7 +61,7 @@ def evaluate(
     sources: tuple[str, ...],
     model: str | None,
     threshold: float | None,
-    slack: int,
+    slack: int | None,
     buffer_m: float,
     layer: str | None,
     out_path: Path | None,

@@ -21,11 +21,12 @@ from rasterio.windows import Window, subdivide
 
 from roadseg.device import resolve_device
 from roadseg.errors import InputNotFoundError, InvalidInputError, InvalidParameterError
-from roadseg.evaluation.pixel import PixelAccumulator
+from roadseg.evaluation.pixel import PixelAccumulator, slack_facts, slack_pixels
 from roadseg.evaluation.scoring import evaluate_model, summarise
 from roadseg.io.gdal import gdal_errors
 from roadseg.io.remote import display_url, is_remote, network_env, scene_file_name
 from roadseg.log import get_logger
+from roadseg.raster.gsd import ground_sample_distance
 from roadseg.raster.probability import TAG_THRESHOLD, decode_probability
 from roadseg.raster.rasterize import rasterize_roads, read_roads
 from roadseg.raster.scene import open_dataset
@@ -60,7 +61,7 @@ def evaluate_probability_raster(
     prediction: str | os.PathLike[str],
     truth: str | os.PathLike[str],
     threshold: float | None = None,
-    slack: int = 3,
+    slack: int | None = None,
     buffer_m: float = 3.5,
     layer: str | None = None,
 ) -> dict[str, Any]:
@@ -71,13 +72,18 @@ def evaluate_probability_raster(
         truth: road lines (rasterised with ``buffer_m`` metres each side on the
             prediction's grid) or a mask raster on the same grid (non-zero = road).
         threshold: default the ``ROADSEG_THRESHOLD`` tag of the prediction, else 0.5.
-        slack: relaxation distance in pixels.
+        slack: relaxation distance in pixels; ``None``: 3 m on the ground at the
+            prediction's resolution (3 px when it has no CRS).
         buffer_m: half-width of rasterised roads, metres.
         layer: layer of a GeoPackage truth.
     """
     _check_found([prediction, truth])
-    acc = PixelAccumulator(slack=slack)
+    given = slack
     with network_env(), gdal_errors(reading=[prediction, truth]), open_dataset(prediction) as pred:
+        if slack is None:
+            gsd = ground_sample_distance(pred.crs, pred.transform, pred.width, pred.height)
+            slack = PixelAccumulator.slack if gsd is None else slack_pixels(gsd)
+        acc = PixelAccumulator(slack=slack)
         if threshold is None:
             threshold = float(pred.tags().get(TAG_THRESHOLD, 0.5))
         roads = read_roads(truth, layer) if is_vector_file(truth) else None
@@ -120,8 +126,9 @@ def evaluate_probability_raster(
         finally:
             if mask_src is not None:
                 mask_src.close()
-    _, metrics = summarise({Path(scene_file_name(prediction)).stem: acc}, threshold)
-    metrics["slack_px"] = slack
+    name = Path(scene_file_name(prediction)).stem
+    _, metrics = summarise({name: acc}, threshold)
+    metrics.update(slack_facts(given, {name: slack}))
     return metrics
 
 
@@ -144,7 +151,7 @@ def evaluate(
     model: str | os.PathLike[str] | None = None,
     device: str = "auto",
     threshold: float | None = None,
-    slack: int = 3,
+    slack: int | None = None,
     buffer_m: float = 3.5,
     layer: str | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -203,6 +210,17 @@ def evaluate(
     return metrics
 
 
+def _slack_text(metrics: dict[str, Any]) -> str:
+    """``3 px``, or ``3 m (6 px)`` / ``3 m (cil 6 px, massachusetts 3 px)`` when on the ground."""
+    pixels = metrics.get("slack_px", 3)
+    if "slack_m" not in metrics:
+        return f"{pixels} px"
+    counts = sorted(set(pixels.values()))
+    if len(counts) == 1:
+        return f"{metrics['slack_m']:g} m ({counts[0]} px)"
+    return f"{metrics['slack_m']:g} m (" + ", ".join(f"{k} {v} px" for k, v in pixels.items()) + ")"
+
+
 def format_metrics(metrics: dict[str, Any]) -> str:
     """A short table of per-dataset scores for the terminal."""
     if "per_dataset" not in metrics:
@@ -213,7 +231,7 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     head = (
         f"{'dataset':<16}{'breakeven':>10}{'rel.P':>8}{'rel.R':>8}{'rel.F1':>8}{'IoU':>8}{'F1':>8}"
     )
-    lines = [f"threshold {metrics['threshold']:.3f}, slack {metrics.get('slack_px', 3)} px", head]
+    lines = [f"threshold {metrics['threshold']:.3f}, slack {_slack_text(metrics)}", head]
     rows = {**metrics["per_dataset"]}
     if len(rows) > 1:
         rows["all"] = metrics["all"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -33,6 +34,16 @@ def slack_pixels(gsd_m: float) -> int:
     if not gsd_m > 0:
         raise InvalidParameterError(f"gsd_m={gsd_m!r}: must be a positive number of metres")
     return max(1, math.floor(RELAXED_SLACK_M / gsd_m + 0.5))  # halves up: 1.2 m -> 3 px
+
+
+def slack_facts(slack: int | None, used: dict[str, int]) -> dict[str, Any]:
+    """How the relaxed scores were relaxed: ``slack_px``, and ``slack_m`` when on the ground.
+
+    ``used`` is the pixels each dataset (or file) was scored with.
+    """
+    if slack is not None:
+        return {"slack_px": slack}
+    return {"slack_m": RELAXED_SLACK_M, "slack_px": dict(sorted(used.items()))}
 
 
 def _disk(radius: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import torch
 
 from roadseg.device import resolve_device
 from roadseg.errors import InvalidInputError
-from roadseg.evaluation.pixel import PixelAccumulator, slack_pixels
+from roadseg.evaluation.pixel import PixelAccumulator, slack_facts, slack_pixels
 from roadseg.inference.grid_predict import predict_grid
 from roadseg.inference.predictor import run_model
 from roadseg.log import get_logger
@@ -109,7 +109,7 @@ def evaluate_model(
     sources: Sequence[SourceSpec],
     device: str | torch.device = "auto",
     threshold: float | None = None,
-    slack: int = 3,
+    slack: int | None = None,
 ) -> dict[str, Any]:
     """Score a checkpoint on labelled data sources.
 
@@ -121,7 +121,8 @@ def evaluate_model(
         sources: data sources, as for training.
         device: ``auto``, ``cpu`` or ``cuda``.
         threshold: decision threshold; default the model's.
-        slack: relaxation distance in pixels.
+        slack: relaxation distance in pixels; ``None``: 3 m on the ground at each
+            image's working resolution, as training's validation scores.
     """
     from roadseg.data import load_source_for_model
     from roadseg.models import load
@@ -134,9 +135,10 @@ def evaluate_model(
         images.extend(val if spec.val else train)
     threshold = meta.threshold if threshold is None else threshold
     own: dict[tuple[str, str], PixelAccumulator] = {}
-    _, metrics = summarise(evaluate_images(net, images, dev, slack, per_image=own), threshold)
+    accumulators = evaluate_images(net, images, dev, slack, per_image=own)
+    _, metrics = summarise(accumulators, threshold)
     metrics["model"] = meta.name or str(model)
-    metrics["slack_px"] = slack
+    metrics.update(slack_facts(slack, {name: acc.slack for name, acc in accumulators.items()}))
     metrics["images"] = {
         name: sorted(i.stem for i in images if i.dataset == name) for name in metrics["per_dataset"]
     }
