@@ -64,7 +64,7 @@ def main() -> None:
             )
             seconds = time.perf_counter() - t0
             graph = evaluate_vector_files(out, truth)
-            pixel = evaluate_probability_raster(probs, truth)["all"]
+            pixel = evaluate_probability_raster(probs, truth, slack=3)["all"]
             split = "held-out" if name in HELD_OUT else ("unseen" if "vegas" in name else "trained")
             print(
                 f"{name:<24} {split:<9} {graph['apls']:6.3f} {graph['apls_gt_to_prop']:7.3f} "

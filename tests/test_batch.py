@@ -358,18 +358,25 @@ def _poisoned_batch(
     return {e.scene: e for e in summary.entries}
 
 
+def _after(_: Any, function: Any, *args: Any) -> Any:
+    return function(*args)
+
+
 class LosingClient:
-    """A client on whose cluster one scene's first attempt is lost: submitted with a
-    resource no worker has, it is held and never run (as dask/distributed#3196 leaves a
-    task after workers died around it)."""
+    """A client on whose cluster one scene's first attempt is lost: it waits for a task
+    that no worker can run, so it is never run while the workers sit idle (as a task
+    held but never scheduled, dask/distributed#3196)."""
 
     def __init__(self, client: Any, scene: str) -> None:
         self._client, self._marker = client, f"roadseg-batch-{scene}-1-"
 
-    def submit(self, *args: Any, key: str, resources: Any = None, **kwargs: Any) -> Any:
+    def submit(self, function: Any, *args: Any, key: str, **kwargs: Any) -> Any:
         if key.startswith(self._marker):
-            resources = {"NO_SUCH_RESOURCE": 1}
-        return self._client.submit(*args, key=key, resources=resources, **kwargs)
+            never = self._client.submit(
+                time.sleep, 0, resources={"NO_SUCH_RESOURCE": 1}, pure=False
+            )
+            return self._client.submit(_after, never, function, *args, key=key, **kwargs)
+        return self._client.submit(function, *args, key=key, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -385,7 +392,7 @@ def test_a_scene_the_cluster_loses_is_resubmitted_once_every_worker_is_idle(
     assert summary.entries[1].attempt == 2
     lost = [e for e in RunRecord(out) if e.scene == "s1" and e.status == "retrying"]
     assert len(lost) == 1 and "SceneStalledError" in lost[0].error
-    assert "every worker idle" in lost[0].error
+    assert "it is waiting while a worker able to run it sits idle" in lost[0].error
 
 
 def test_a_lost_scene_without_retries_fails_instead_of_hanging_the_batch(
@@ -396,7 +403,7 @@ def test_a_lost_scene_without_retries_fails_instead_of_hanging_the_batch(
     summary = _run(scene_dir, out, tiny_model, client, stall_timeout=1.0, retries=0)
     status = {e.scene: e.status for e in summary.entries}
     assert status == {"s0": "done", "s1": "done", "s2": "failed", "s3": "done"}
-    assert summary.entries[2].error.startswith("SceneStalledError: no worker ran the scene")
+    assert summary.entries[2].error.startswith("SceneStalledError: no worker will run the scene")
 
 
 def test_a_scene_that_kills_every_worker_fails_and_the_rest_is_done(

@@ -121,13 +121,33 @@ def test_the_default_slack_is_3_m_on_the_ground_at_the_rasters_resolution(
     shifted[:, 35:39] = 1.0  # 5 px, 2.5 m, beside the truth
     pred = _probability(tmp_path / "p.tif", shifted, transform=half_metre)
     on_ground = evaluate_probability_raster(pred, mask_path)
-    assert on_ground["slack_m"] == 3.0 and on_ground["slack_px"] == {"p": 6}
+    assert on_ground["slack_m"] == 3.0 and on_ground["slack_px_by_dataset"] == {"p": [6]}
     assert on_ground["all"]["relaxed_precision"] == pytest.approx(1.0)
     assert on_ground["all"]["relaxed_recall"] == pytest.approx(1.0)
     assert "slack 3 m (6 px)" in format_metrics({**on_ground, "per_dataset": {}})
     in_pixels = evaluate_probability_raster(pred, mask_path, slack=3)
     assert in_pixels["slack_px"] == 3 and "slack_m" not in in_pixels
     assert in_pixels["all"]["relaxed_precision"] == pytest.approx(0.5)  # 2 of 4 columns
+
+
+def test_a_raster_without_crs_or_very_fine_is_scored_in_pixels_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    prob = np.zeros((40, 40), np.float32)
+    prob[:, 10:12] = 1.0
+    mask = tmp_path / "mask.tif"
+    profile = {"driver": "GTiff", "width": 40, "height": 40, "count": 1, "dtype": "uint8"}
+    with rasterio.open(mask, "w", **profile) as dst:
+        dst.write((prob > 0).astype(np.uint8), 1)
+    bare = tmp_path / "bare.tif"
+    with rasterio.open(bare, "w", nodata=PROB_NODATA, **profile) as dst:
+        dst.write(encode_probability(prob), 1)
+    scores = evaluate_probability_raster(bare, mask)
+    assert scores["slack_px"] == 3 and "slack_m" not in scores
+    assert "has no CRS" in caplog.text
+    drone = _probability(tmp_path / "d.tif", prob, transform=from_origin(5e5, 5e6, 0.05, 0.05))
+    assert evaluate_probability_raster(drone, mask)["slack_px"] == 15  # not 60
+    assert "scored with 15 px" in caplog.text
 
 
 def test_two_vector_files_go_to_apls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,7 +203,7 @@ def test_evaluate_model_on_pairs_uses_model_threshold(tmp_path: Path) -> None:
     ckpt = save_checkpoint(build("resunet", base_channels=4), meta, tmp_path / "m.safetensors")
     metrics = evaluate_model(ckpt, [parse_source_spec(f"pairs:{folder},gsd=1,name=x")], "cpu")
     assert metrics["threshold"] == pytest.approx(0.3)
-    assert metrics["slack_m"] == 3.0 and metrics["slack_px"] == {"x": 3}  # 1 m images
+    assert metrics["slack_m"] == 3.0 and metrics["slack_px_by_dataset"] == {"x": [3]}  # 1 m
     assert metrics["images"] == {"x": ["1", "2"]}
     assert metrics["per_dataset"]["x"]["road_pixels"] == 160 + 80
     per_image = metrics["per_image"]["x"]

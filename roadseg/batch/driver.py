@@ -10,7 +10,7 @@
 3. submit one task per scene to the cluster (``client.submit(..., pure=False)``), on a
    worker with a ``GPU`` resource when the model runs on CUDA, and collect results in
    the driver, which alone writes the record, and which resubmits scenes the cluster
-   lost (held with every worker idle: :mod:`roadseg.batch.watchdog`);
+   has lost (held, yet never to be run: :mod:`roadseg.batch.watchdog`);
 4. retry a scene whose attempt failed with a transient error (a crash, a lost worker,
    an I/O error) up to ``retries`` times; errors that retrying cannot fix (a corrupt
    input, a bad option) fail the scene at once; either way the rest goes on. A scene
@@ -31,7 +31,6 @@ large scenes on many workers).
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
 import time
 import uuid
@@ -71,7 +70,7 @@ from roadseg.batch.task import (
     lost_attempt,
     process_with_run_scene,
 )
-from roadseg.batch.watchdog import StallWatch
+from roadseg.batch.watchdog import StallWatch, lost_tasks
 from roadseg.errors import DeviceError, InvalidParameterError
 from roadseg.inference.options import InferenceOptions
 from roadseg.io.remote import network_settings
@@ -82,8 +81,8 @@ from roadseg.vector.reference import ReferenceSpec
 
 log = get_logger(__name__)
 
-# How often the driver, waiting for scenes, checks that the cluster still runs them.
-POLL_S = 1.0
+# How often the driver, waiting, looks for finished scenes (and, less often, lost ones).
+POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -162,8 +161,9 @@ def run_batch(
         workers: number of local workers (default: sized to the machine).
         memory_limit: memory limit of each local worker (dask syntax, e.g. ``"4GB"``).
         retries: further attempts after a transient failure.
-        stall_timeout: seconds the cluster may hold scenes with every worker idle before
-            they are resubmitted as another attempt (see :mod:`roadseg.batch.watchdog`).
+        stall_timeout: seconds a scene must be seen lost by the cluster (held, yet no
+            worker will run it) before it is resubmitted as another attempt (see
+            :mod:`roadseg.batch.watchdog`).
         overwrite: redo every scene, even those already done.
         verify: before skipping a done scene, re-read its outputs and compare their
             SHA-256 with the record (default: compare size and modification time).
@@ -284,6 +284,8 @@ def _run_tasks(
     progress: bool,
     final: dict[str, RecordEntry],
 ) -> None:
+    from distributed import as_completed
+
     bar = progress_bar(len(todo), "batch", "scene", enabled=progress)
 
     def conclude(task: SceneTask, attempt: AttemptResult) -> SceneTask | None:
@@ -322,6 +324,7 @@ def _run_tasks(
         # nothing else on the cluster: only alone does a death say which scene caused it.
         suspects: collections.deque[SceneTask] = collections.deque()
         isolated: set[str] = set()
+        queue = as_completed(loop=client.loop)
         watch = StallWatch(stall_s)
 
         def submit(task: SceneTask, alone: bool = False) -> None:
@@ -339,6 +342,7 @@ def _run_tasks(
             futures[future.key] = future
             if alone:
                 isolated.add(future.key)
+            queue.add(future)
 
         def settle(key: str, attempt: AttemptResult | None, error: BaseException | None) -> None:
             """Conclude the attempt behind ``key`` and submit what comes next."""
@@ -362,35 +366,38 @@ def _run_tasks(
         for task in todo:
             submit(task)
         while pending:
-            finished = _wait_for_some(list(futures.values()), POLL_S)
-            if not finished:
-                if watch.stalled(client.processing(), len(pending)):
-                    for key in list(pending):
-                        log.warning(
-                            "%s: the cluster holds it, but no worker runs it", pending[key].name
-                        )
-                        futures[key].cancel()
-                        settle(key, None, watch.error())
-                continue
-            for future in finished:
+            finished = queue.next_batch(block=False) if queue.has_ready() else []
+            # A future cancelled as lost still comes out of the queue: already settled.
+            for future in (f for f in finished if f.key in futures):
                 try:
                     attempt, error = future.result(), None
                 except Exception as exc:  # lost workers, cancelled tasks, unpicklable results
                     attempt, error = None, exc
                 settle(future.key, attempt, error)
+            if not finished and watch.due():
+                for key, why in _look_for_lost(client, watch, list(pending), resources).items():
+                    if futures[key].done():
+                        continue  # it finished after all: the queue brings it
+                    log.warning("%s: %s; resubmitting it", pending[key].name, why)
+                    futures[key].cancel()
+                    settle(key, None, watch.error(why))
+            if not finished:
+                time.sleep(POLL_S)
     finally:
         bar.close()
 
 
-def _wait_for_some(futures: list[Any], timeout: float) -> list[Any]:
-    """The futures that finish within ``timeout`` seconds (at least one, or none)."""
-    from distributed import wait
-    from distributed.client import FuturesCancelledError
-
-    # A cancelled future is finished too: its result() says why.
-    with contextlib.suppress(TimeoutError, FuturesCancelledError):
-        wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
-    return [f for f in futures if f.status != "pending"]
+def _look_for_lost(
+    client: Any, watch: StallWatch, keys: list[str], resources: dict[str, float] | None
+) -> dict[str, str]:
+    """The pending scenes lost for the watch's ``stall_s``, with why; ``{}`` when the
+    cluster cannot be asked now (it is asked again at the next look)."""
+    try:
+        lost = lost_tasks(client, keys, resources or {})
+    except Exception as exc:  # a scheduler reconnecting, a comm closed: look again later
+        log.debug("could not ask the cluster about pending scenes: %s", exc)
+        return {}
+    return watch.look(lost, keys)
 
 
 def _require_gpu_workers(client: Any) -> None:

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from roadseg.batch.fingerprint import file_facts
-from roadseg.errors import DeviceError, RemoteUnavailableError, RoadsegError, SceneChangedError
+from roadseg.errors import (
+    DeviceError,
+    RemoteUnavailableError,
+    RoadsegError,
+    SceneChangedError,
+    SceneStalledError,
+)
 from roadseg.inference.options import InferenceOptions
 from roadseg.vector.conflate import ConflateOptions
 from roadseg.vector.line_options import VectorOptions
@@ -33,9 +39,9 @@ from roadseg.vector.reference import ReferenceSpec
 def is_permanent(exc: BaseException) -> bool:
     """Whether retrying cannot help: roadseg's own errors are about the input, the
     options or the model, and come out the same every time (except a missing device,
-    which another worker may have, and a remote scene that could not be reached or
-    changed during the run, which may be fine next time)."""
-    transient = (DeviceError, RemoteUnavailableError, SceneChangedError)
+    which another worker may have, a remote scene that could not be reached or changed
+    during the run, which may be fine next time, and a scene the cluster lost)."""
+    transient = (DeviceError, RemoteUnavailableError, SceneChangedError, SceneStalledError)
     return isinstance(exc, RoadsegError) and not isinstance(exc, transient)
 
 

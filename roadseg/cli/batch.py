@@ -64,8 +64,8 @@ from roadseg.cli.shared_options import (
     default=120.0,
     show_default=True,
     metavar="SECONDS",
-    help="Resubmit, as another attempt, scenes the cluster holds this long while every "
-    "worker sits idle (a task lost by the scheduler).",
+    help="Resubmit, as another attempt, a scene the cluster has lost (held, yet no "
+    "worker will run it) for this long.",
 )
 @click.option(
     "--prob-cog/--no-prob-cog",

@@ -14,6 +14,7 @@ memory does not grow with the data.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,14 +37,17 @@ def slack_pixels(gsd_m: float) -> int:
     return max(1, math.floor(RELAXED_SLACK_M / gsd_m + 0.5))  # halves up: 1.2 m -> 3 px
 
 
-def slack_facts(slack: int | None, used: dict[str, int]) -> dict[str, Any]:
-    """How the relaxed scores were relaxed: ``slack_px``, and ``slack_m`` when on the ground.
+def slack_facts(slack: int | None, used: dict[str, Iterable[int]]) -> dict[str, Any]:
+    """How the relaxed scores were relaxed, for the metrics.
 
-    ``used`` is the pixels each dataset (or file) was scored with.
+    ``{"slack_px": N}`` for a slack given in pixels, else ``{"slack_m": 3.0,
+    "slack_px_by_dataset": {name: [pixels, ...]}}`` from ``used``, the pixels each
+    dataset's images were scored with (one value per resolution among them).
     """
     if slack is not None:
         return {"slack_px": slack}
-    return {"slack_m": RELAXED_SLACK_M, "slack_px": dict(sorted(used.items()))}
+    by_dataset = {name: sorted(set(pixels)) for name, pixels in sorted(used.items())}
+    return {"slack_m": RELAXED_SLACK_M, "slack_px_by_dataset": by_dataset}
 
 
 def _disk(radius: int) -> np.ndarray:

@@ -138,7 +138,10 @@ def evaluate_model(
     accumulators = evaluate_images(net, images, dev, slack, per_image=own)
     _, metrics = summarise(accumulators, threshold)
     metrics["model"] = meta.name or str(model)
-    metrics.update(slack_facts(slack, {name: acc.slack for name, acc in accumulators.items()}))
+    used: dict[str, list[int]] = {}
+    for (dataset, _), acc in own.items():
+        used.setdefault(dataset, []).append(acc.slack)
+    metrics.update(slack_facts(slack, used))
     metrics["images"] = {
         name: sorted(i.stem for i in images if i.dataset == name) for name in metrics["per_dataset"]
     }
