@@ -28,6 +28,7 @@ import rasterio
 from affine import Affine
 
 from roadseg.batch import RunRecord, collect_scenes, run_batch
+from roadseg.inference import InferenceOptions
 from roadseg.log import configure_logging
 from roadseg.models import ModelMetadata, build, save_checkpoint
 
@@ -60,9 +61,8 @@ def write_scene(path: Path, seed: int, size: int) -> None:
 def run(scenes_dir: Path, out_dir: Path, model: Path, workers: int, size: int) -> dict:
     scenes = collect_scenes([str(scenes_dir)])
     t0 = time.perf_counter()
-    summary = run_batch(
-        scenes, out_dir, model=str(model), device="cpu", workers=workers, prob_cog=True
-    )
+    inference = InferenceOptions(model=str(model), device="cpu")
+    summary = run_batch(scenes, out_dir, inference=inference, workers=workers, prob_cog=True)
     total = time.perf_counter() - t0
     if not summary.ok:
         raise SystemExit(f"{summary.n_failed} scenes failed; see {summary.record_path}")
