@@ -374,15 +374,16 @@ def _run_tasks(
                 except Exception as exc:  # lost workers, cancelled tasks, unpicklable results
                     attempt, error = None, exc
                 settle(future.key, attempt, error)
-            if not finished and watch.due():
+            if finished:
+                continue
+            if watch.due():
                 for key, why in _look_for_lost(client, watch, list(pending), resources).items():
                     if futures[key].done():
                         continue  # it finished after all: the queue brings it
                     log.warning("%s: %s; resubmitting it", pending[key].name, why)
                     futures[key].cancel()
                     settle(key, None, watch.error(why))
-            if not finished:
-                time.sleep(POLL_S)
+            time.sleep(POLL_S)
     finally:
         bar.close()
 

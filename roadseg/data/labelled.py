@@ -30,7 +30,7 @@ from roadseg.errors import InputNotFoundError, InvalidInputError
 from roadseg.io.quiet import quiet_raster_warnings
 from roadseg.log import get_logger
 from roadseg.models.metadata import ModelMetadata
-from roadseg.raster.grid import WorkingGrid
+from roadseg.raster.grid import WorkingGrid, resolutions_text
 from roadseg.raster.normalize import BandStats
 from roadseg.raster.prepare import SceneSpec, prepare_scene
 from roadseg.raster.rasterize import lane_half_widths, rasterize_roads, read_roads
@@ -138,13 +138,12 @@ def load_source(
         (val if held_out else train).append(image)
     # A model with a range of resolutions works a source's images at several.
     span = sorted({round(i.grid.gsd_m, 3) for i in train + val}) or [gsd_m]
-    at = f"{span[0]:g}" if len(span) == 1 else f"{span[0]:g}-{span[-1]:g}"
     log.info(
         "source %s: %d training and %d validation images at %s m",
         spec.name,
         len(train),
         len(val),
-        at,
+        resolutions_text(span[0], span[-1] if len(span) > 1 else None),
     )
     return train, val
 
