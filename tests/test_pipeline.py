@@ -146,8 +146,15 @@ def _sample_scene_module():
     return module
 
 
-def test_shipped_weights_find_the_roads_of_the_sample_scene(tmp_path: Path) -> None:
-    """The quick-start job end to end: default weights, real vector stage, right places."""
+# Share of the synthetic roads' length found, measured: 0.80 (resunet-lite), 0.49
+# (resunet-mobilenetv2, trained at 0.5-1 m on real imagery only; precision 1.0 for both).
+@pytest.mark.parametrize(
+    ("model", "min_found"), [(None, 0.5), ("resunet-mobilenetv2", 0.35)], ids=["default", "mnv2"]
+)
+def test_shipped_weights_find_the_roads_of_the_sample_scene(
+    tmp_path: Path, model: str | None, min_found: float
+) -> None:
+    """The quick-start job end to end: shipped weights, real vector stage, right places."""
     size = 384
     rgb, roads = _sample_scene_module().make_scene(size, seed=3)
     transform = from_origin(500_000, 5_500_000, 1.0, 1.0)
@@ -155,7 +162,9 @@ def test_shipped_weights_find_the_roads_of_the_sample_scene(tmp_path: Path) -> N
     profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8")
     with rasterio.open(path, "w", crs="EPSG:32633", transform=transform, **profile) as dst:
         dst.write(rgb)
-    result = run_scene(path, tmp_path / "roads.gpkg", inference=InferenceOptions(device="cpu"))
+    result = run_scene(
+        path, tmp_path / "roads.gpkg", inference=InferenceOptions(model=model, device="cpu")
+    )
     lines = gpd.read_file(tmp_path / "roads.gpkg", layer="roads")
     assert result.vectors.n_roads == len(lines) > 0
     # Distance from every pixel to the nearest true road pixel, in metres (1 m pixels).
@@ -175,4 +184,4 @@ def test_shipped_weights_find_the_roads_of_the_sample_scene(tmp_path: Path) -> N
     true_length = roads.sum() / 7.0  # road pixels / typical width
     print(f"precision {precision:.3f}, found {found_length:.0f} m of ~{true_length:.0f} m")
     assert precision > 0.8, f"only {precision:.0%} of the extracted road lies on roads"
-    assert found_length > 0.5 * true_length, (found_length, true_length)
+    assert found_length > min_found * true_length, (found_length, true_length)
