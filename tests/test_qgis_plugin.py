@@ -286,3 +286,49 @@ def test_the_deepness_export_carries_what_deepness_reads(tmp_path: Path) -> None
     with pytest.raises(InvalidParameterError, match="multiple of the model's output stride"):
         export_model(tmp_path / "n.onnx", "resunet-lite", deepness=True, tile_size=250)
     shutil.rmtree(tmp_path)
+
+
+def _resolution(path: Path) -> float:
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    return json.loads(props["resolution"])
+
+
+def test_a_range_model_is_exported_for_deepness_at_one_resolution_of_its_range(
+    tmp_path: Path,
+) -> None:
+    """Deepness resamples every scene to one resolution: the finest of a 0.5-1 m model's
+    range by default (where roadseg run works fine imagery), or one the user picks in it."""
+    from roadseg.errors import InvalidParameterError
+    from roadseg.inference.deepness import export_model
+
+    model = "resunet-mobilenetv2"
+    assert _resolution(export_model(tmp_path / "a.onnx", model, deepness=True)) == 50.0
+    picked = export_model(tmp_path / "b.onnx", model, deepness=True, resolution_m=1.0)
+    assert _resolution(picked) == 100.0
+    with pytest.raises(InvalidParameterError, match=r"resolution_m=2: .*trained at 0\.5-1 m"):
+        export_model(tmp_path / "c.onnx", model, deepness=True, resolution_m=2.0)
+    with pytest.raises(InvalidParameterError, match="Deepness exports only"):
+        export_model(tmp_path / "d.onnx", model, resolution_m=1.0)
+    assert not (tmp_path / "c.onnx").exists() and not (tmp_path / "d.onnx").exists()
+    from click.testing import CliRunner
+
+    from roadseg.cli.main import cli
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            "--deepness",
+            "--model",
+            "resunet-lite",
+            "--resolution",
+            "0.5",
+            "-o",
+            str(tmp_path / "e.onnx"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "--resolution 0.5: the model was trained at 1 m" in result.output
+    assert not (tmp_path / "e.onnx").exists()

@@ -31,8 +31,23 @@ from roadseg.cli.shared_options import model_option, overwrite_option
     show_default=True,
     help="With --deepness: the tile side, a multiple of the model's output stride.",
 )
+@click.option(
+    "--resolution",
+    "resolution_m",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --deepness: the metres per pixel Deepness resamples scenes to, within the "
+    "model's range (a range model, e.g. 0.5-1 m); default: the model's finest.",
+)
 @overwrite_option
-def export(out: Path, model: str | None, deepness: bool, tile_size: int, overwrite: bool) -> None:
+def export(
+    out: Path,
+    model: str | None,
+    deepness: bool,
+    tile_size: int,
+    resolution_m: float | None,
+    overwrite: bool,
+) -> None:
     """Write a model as ONNX: probabilities out, the sigmoid inside.
 
     \b
@@ -41,5 +56,12 @@ def export(out: Path, model: str | None, deepness: bool, tile_size: int, overwri
     """
     from roadseg.inference.deepness import export_model
 
-    path = export_model(out, model, deepness=deepness, tile_size=tile_size, overwrite=overwrite)
+    path = export_model(
+        out,
+        model,
+        deepness=deepness,
+        tile_size=tile_size,
+        resolution_m=resolution_m,
+        overwrite=overwrite,
+    )
     click.echo(f"{path}: ONNX model{' for Deepness' if deepness else ''}")

@@ -24,6 +24,7 @@ from roadseg.inference.engine import export_onnx, weights_sha256
 from roadseg.io.atomic import OutputFormat, check_outputs
 from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, load, resolve_model
+from roadseg.raster.grid import resolutions_text
 
 log = get_logger(__name__)
 
@@ -55,14 +56,40 @@ class FixedStretch:
         return mean, std
 
 
-def deepness_metadata(meta: ModelMetadata, tile_size: int, stretch: FixedStretch) -> dict[str, str]:
+def deepness_resolution(meta: ModelMetadata, resolution_m: float | None = None) -> float:
+    """The one ground sample distance (metres) Deepness resamples every scene to.
+
+    A model trained at one resolution has only that one. A range model (``max_gsd_m``)
+    works each scene in ``[gsd_m, max_gsd_m]``, which Deepness cannot do: it takes
+    ``resolution_m`` from that range, by default the finest end, where ``roadseg run``
+    works imagery finer than the range.
+
+    Raises:
+        InvalidParameterError: ``resolution_m`` outside what the model was trained at.
+    """
+    if resolution_m is None:
+        return meta.gsd_m
+    coarsest = meta.max_gsd_m if meta.max_gsd_m is not None else meta.gsd_m
+    # A tolerance of a millimetre, so that "0.5" matches 0.5 after float rounding.
+    if not (meta.gsd_m - 1e-3 <= resolution_m <= coarsest + 1e-3):
+        trained = resolutions_text(meta.gsd_m, meta.max_gsd_m)
+        raise InvalidParameterError(
+            f"resolution_m={resolution_m:g}: the model was trained at {trained} m; give a "
+            f"resolution in that range (or leave it out for {meta.gsd_m:g} m)"
+        )
+    return float(resolution_m)
+
+
+def deepness_metadata(
+    meta: ModelMetadata, tile_size: int, stretch: FixedStretch, resolution_m: float | None = None
+) -> dict[str, str]:
     """The ``metadata_props`` Deepness reads, JSON-encoded as it parses them."""
     mean, std = stretch.mean_std()
     values = {
         "model_type": "Segmentor",
         # One sigmoid output is two classes for Deepness: background and road.
         "class_names": {"0": "background", "1": "road"},
-        "resolution": round(meta.gsd_m * 100.0, 3),
+        "resolution": round(deepness_resolution(meta, resolution_m) * 100.0, 3),
         # Deepness's code reads tile_size; its documentation says tiles_size.
         "tile_size": tile_size,
         "tiles_size": tile_size,
@@ -82,6 +109,7 @@ def export_model(
     deepness: bool = False,
     tile_size: int = 512,
     stretch: FixedStretch | None = None,
+    resolution_m: float | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Export a checkpoint to ONNX: probabilities ``(N, 1, H, W)``, the sigmoid inside.
@@ -94,12 +122,21 @@ def export_model(
         tile_size: the tile side of a Deepness export, a multiple of the output stride.
         stretch: the fixed stretch Deepness's standardisation stands for (default: the
             measured one, :data:`DEEPNESS_LOW` and :data:`DEEPNESS_HIGH`).
+        resolution_m: the ground sample distance Deepness resamples scenes to, in the
+            model's range (see :func:`deepness_resolution`; default: its finest).
         overwrite: replace an existing ``out``.
 
     Raises:
-        InvalidParameterError: a tile size the model cannot take, or a stretch that
-            does not fit its bands.
+        InvalidParameterError: a tile size the model cannot take, a stretch that does
+            not fit its bands, a resolution outside the model's, or a resolution
+            without ``deepness``.
     """
+    if resolution_m is not None and not deepness:
+        raise InvalidParameterError(
+            f"resolution_m={resolution_m:g} applies to Deepness exports only; pass "
+            "deepness=True, or leave it out (roadseg's own export works each scene at the "
+            "model's resolutions)"
+        )
     target = check_outputs({"out": (out, ONNX_FORMAT)}, [], overwrite)["out"]
     checkpoint = resolve_model(model, "cpu")
     network, meta = load(checkpoint)
@@ -116,7 +153,7 @@ def export_model(
             DEEPNESS_HIGH[:1] * meta.in_channels if meta.in_channels != 3 else DEEPNESS_HIGH,
         )
         _check_bands(stretch.low, meta.in_channels)
-        extra = deepness_metadata(meta, tile_size, stretch)
+        extra = deepness_metadata(meta, tile_size, stretch, resolution_m)
     export_onnx(
         network,
         meta,
