@@ -300,6 +300,9 @@ def test_a_range_model_is_exported_for_deepness_at_one_resolution_of_its_range(
 ) -> None:
     """Deepness resamples every scene to one resolution: the finest of a 0.5-1 m model's
     range by default (where roadseg run works fine imagery), or one the user picks in it."""
+    from click.testing import CliRunner
+
+    from roadseg.cli.main import cli
     from roadseg.errors import InvalidParameterError
     from roadseg.inference.deepness import export_model
 
@@ -312,10 +315,6 @@ def test_a_range_model_is_exported_for_deepness_at_one_resolution_of_its_range(
     with pytest.raises(InvalidParameterError, match="Deepness exports only"):
         export_model(tmp_path / "d.onnx", model, resolution_m=1.0)
     assert not (tmp_path / "c.onnx").exists() and not (tmp_path / "d.onnx").exists()
-    from click.testing import CliRunner
-
-    from roadseg.cli.main import cli
-
     result = CliRunner().invoke(
         cli,
         [

@@ -14,6 +14,7 @@ input as it is. Which fixed stretch costs least against roadseg's own is measure
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from roadseg.inference.engine import export_onnx, weights_sha256
 from roadseg.io.atomic import OutputFormat, check_outputs
 from roadseg.log import get_logger
 from roadseg.models import ModelMetadata, load, resolve_model
-from roadseg.raster.grid import resolutions_text
+from roadseg.raster.grid import resolutions_text, working_gsd
 
 log = get_logger(__name__)
 
@@ -69,9 +70,10 @@ def deepness_resolution(meta: ModelMetadata, resolution_m: float | None = None) 
     """
     if resolution_m is None:
         return meta.gsd_m
-    coarsest = meta.max_gsd_m if meta.max_gsd_m is not None else meta.gsd_m
-    # A tolerance of a millimetre, so that "0.5" matches 0.5 after float rounding.
-    if not (meta.gsd_m - 1e-3 <= resolution_m <= coarsest + 1e-3):
+    # In the range when the model would work a scene of that resolution as it is (to
+    # the millimetre, so that "0.5" matches 0.5 after float rounding).
+    worked_at = working_gsd(resolution_m, meta.gsd_m, meta.max_gsd_m)
+    if not math.isclose(worked_at, resolution_m, rel_tol=0, abs_tol=1e-3):
         trained = resolutions_text(meta.gsd_m, meta.max_gsd_m)
         raise InvalidParameterError(
             f"resolution_m={resolution_m:g}: the model was trained at {trained} m; give a "
